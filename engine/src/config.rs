@@ -1,0 +1,162 @@
+//! The engine's knobs, their defaults and the rules that make a combination valid. The
+//! field names are also the JSON keys under `config` in every result file.
+
+use crate::types::{NodeId, NONE};
+use thiserror::Error;
+
+/// Largest cluster the engine accepts. Quorum math and per-peer state are sized by it.
+pub const MEMBERS_MAX: usize = 64;
+
+/// Everything a node needs to know before it starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Config {
+    /// This node's id; must be one of `members`.
+    pub id: NodeId,
+    /// Every voting member's id, each in 1..=n with no repeats.
+    pub members: Vec<NodeId>,
+    /// Lower bound of the randomized election timeout (section 5.2).
+    pub election_timeout_min_ns: u64,
+    /// Upper bound of the randomized election timeout, inclusive.
+    pub election_timeout_max_ns: u64,
+    /// A leader sends a heartbeat to a peer it has sent nothing to for this long.
+    pub heartbeat_interval_ns: u64,
+    /// An append batch unacknowledged for this long is sent again, with newer entries folded
+    /// in up to `batch_entries_max`.
+    pub resend_threshold_ns: u64,
+    /// Most entries in one append message.
+    pub batch_entries_max: usize,
+    /// Most append batches in flight to one peer (1: stop and wait; more: pipelining).
+    pub inflight_batches_max: usize,
+    /// Seed of the node's random election timeouts. The node mixes its id in, so one seed
+    /// for the whole cluster still gives every node its own sequence.
+    pub seed: u64,
+}
+
+impl Config {
+    /// A configuration with default knobs for node `id` of the members `1..=nodes`.
+    pub fn new(id: NodeId, nodes: u64) -> Config {
+        Config { id, members: (1..=nodes).collect(), ..Config::default() }
+    }
+
+    /// Checks every rule; the error names the first field that breaks one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.members.is_empty() {
+            return Err(ConfigError::NoMembers);
+        }
+        if self.members.len() > MEMBERS_MAX {
+            return Err(ConfigError::TooManyMembers { count: self.members.len() });
+        }
+        if let Some(&id) = self.members.iter().find(|&&m| m == NONE) {
+            return Err(ConfigError::InvalidMember { id });
+        }
+        let mut sorted = self.members.clone();
+        sorted.sort_unstable();
+        if let Some(w) = sorted.windows(2).find(|w| w[0] == w[1]) {
+            return Err(ConfigError::DuplicateMember { id: w[0] });
+        }
+        if !self.members.contains(&self.id) {
+            return Err(ConfigError::NotAMember { id: self.id });
+        }
+        if self.heartbeat_interval_ns == 0 {
+            return Err(ConfigError::Zero { field: "heartbeat_interval_ns" });
+        }
+        if self.resend_threshold_ns == 0 {
+            return Err(ConfigError::Zero { field: "resend_threshold_ns" });
+        }
+        if self.batch_entries_max == 0 {
+            return Err(ConfigError::Zero { field: "batch_entries_max" });
+        }
+        if self.inflight_batches_max == 0 {
+            return Err(ConfigError::Zero { field: "inflight_batches_max" });
+        }
+        if self.election_timeout_min_ns > self.election_timeout_max_ns {
+            return Err(ConfigError::ElectionTimeoutRange {
+                min_ns: self.election_timeout_min_ns,
+                max_ns: self.election_timeout_max_ns,
+            });
+        }
+        if self.election_timeout_min_ns <= self.heartbeat_interval_ns {
+            return Err(ConfigError::ElectionTimeoutNotAboveHeartbeat {
+                election_timeout_min_ns: self.election_timeout_min_ns,
+                heartbeat_interval_ns: self.heartbeat_interval_ns,
+            });
+        }
+        Ok(())
+    }
+}
+
+impl Default for Config {
+    /// Node 1 of a 3-node cluster. Timeouts follow the Raft paper's 150-300 ms; the resend
+    /// threshold sits well above a loaded round trip on a 2-core machine (a few ms with a
+    /// 4 ms scheduler tick) so that slow acks are not mistaken for lost batches.
+    fn default() -> Config {
+        Config {
+            id: 1,
+            members: vec![1, 2, 3],
+            election_timeout_min_ns: 150_000_000,
+            election_timeout_max_ns: 300_000_000,
+            heartbeat_interval_ns: 50_000_000,
+            resend_threshold_ns: 20_000_000,
+            batch_entries_max: 256,
+            inflight_batches_max: 1,
+            seed: 0,
+        }
+    }
+}
+
+/// A broken configuration rule. Each variant names the field at fault.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum ConfigError {
+    /// `members` is empty.
+    #[error("members: the cluster has no members")]
+    NoMembers,
+    /// `members` is longer than [`MEMBERS_MAX`].
+    #[error("members: {count} members, at most {MEMBERS_MAX} are supported")]
+    TooManyMembers {
+        /// How many were given.
+        count: usize,
+    },
+    /// A member id is 0, which means "none".
+    #[error("members: node id {id} is invalid (ids start at 1)")]
+    InvalidMember {
+        /// The offending id.
+        id: NodeId,
+    },
+    /// A member id appears twice.
+    #[error("members: node id {id} appears twice")]
+    DuplicateMember {
+        /// The repeated id.
+        id: NodeId,
+    },
+    /// `id` is not one of `members`.
+    #[error("id: node {id} is not a member of the cluster")]
+    NotAMember {
+        /// The node's id.
+        id: NodeId,
+    },
+    /// A field that must be positive is zero.
+    #[error("{field}: must be greater than zero")]
+    Zero {
+        /// The field's name.
+        field: &'static str,
+    },
+    /// `election_timeout_min_ns` > `election_timeout_max_ns`.
+    #[error("election_timeout_min_ns: {min_ns} is above election_timeout_max_ns {max_ns}")]
+    ElectionTimeoutRange {
+        /// The lower bound given.
+        min_ns: u64,
+        /// The upper bound given.
+        max_ns: u64,
+    },
+    /// A follower would time out between two heartbeats of a healthy leader.
+    #[error(
+        "election_timeout_min_ns: {election_timeout_min_ns} must be larger than \
+         heartbeat_interval_ns {heartbeat_interval_ns}"
+    )]
+    ElectionTimeoutNotAboveHeartbeat {
+        /// The lower bound of the election timeout.
+        election_timeout_min_ns: u64,
+        /// The heartbeat interval.
+        heartbeat_interval_ns: u64,
+    },
+}

@@ -1,0 +1,101 @@
+//! The messages nodes exchange, and the batch: every message for one destination produced
+//! by one `Ready`, moved by the runtime in a single channel operation.
+
+use crate::types::{Entry, Index, NodeId, Term};
+
+/// One Raft message. The sender travels beside it (in the [`Batch`], and as the `from`
+/// argument of [`crate::Node::step`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    /// A candidate asks for a vote (section 5.2).
+    RequestVote {
+        /// The candidate's term.
+        term: Term,
+        /// Index of the candidate's last log entry (section 5.4.1).
+        last_index: Index,
+        /// Term of the candidate's last log entry.
+        last_term: Term,
+    },
+    /// The answer to `RequestVote`.
+    Vote {
+        /// The voter's current term.
+        term: Term,
+        /// Whether the vote was granted.
+        granted: bool,
+    },
+    /// The leader's entries for a follower, after the entry at `prev_index` (section 5.3).
+    Append {
+        /// The leader's term.
+        term: Term,
+        /// Index of the entry just before `entries`.
+        prev_index: Index,
+        /// Term of the entry at `prev_index`.
+        prev_term: Term,
+        /// The entries, contiguous from `prev_index + 1`; may be empty.
+        entries: Vec<Entry>,
+        /// The leader's commit index.
+        commit: Index,
+    },
+    /// The answer to `Append`, or to a message from a stale leader.
+    AppendAck {
+        /// The follower's current term.
+        term: Term,
+        /// What the follower made of it.
+        outcome: AckOutcome,
+    },
+    /// The leader's periodic liveness signal, sent to a peer only when nothing else was sent
+    /// to it for a heartbeat interval. It carries the commit index, which the follower caps
+    /// at the last index it verified against this leader. Not acknowledged.
+    Heartbeat {
+        /// The leader's term.
+        term: Term,
+        /// The leader's commit index.
+        commit: Index,
+    },
+}
+
+impl Message {
+    /// The sender's term.
+    pub fn term(&self) -> Term {
+        match self {
+            Message::RequestVote { term, .. }
+            | Message::Vote { term, .. }
+            | Message::Append { term, .. }
+            | Message::AppendAck { term, .. }
+            | Message::Heartbeat { term, .. } => *term,
+        }
+    }
+}
+
+/// A follower's verdict on an `Append`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AckOutcome {
+    /// The follower's log matches the leader's through this index.
+    Match(Index),
+    /// The entry at `rejected` (the append's `prev_index`) is missing or has another term.
+    /// `hint_index` and `hint_term` let the leader skip a whole term of mismatched entries
+    /// at once instead of one entry per round trip (section 5.3, last paragraphs).
+    Conflict {
+        /// The `prev_index` of the rejected append.
+        rejected: Index,
+        /// The follower's last index + 1 if it lacks `rejected`, else the first index of the
+        /// conflicting term.
+        hint_index: Index,
+        /// The follower's term at `rejected`, or 0 if it lacks that entry.
+        hint_term: Term,
+    },
+    /// The sender's term was stale; `term` tells it the newer one (section 5.1).
+    StaleTerm,
+}
+
+/// Every message one node sends to one destination out of one `Ready`: the unit the runtime
+/// moves through a channel, by pointer, in one operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Batch {
+    /// The sender.
+    pub from: NodeId,
+    /// The destination.
+    pub to: NodeId,
+    /// The messages, in the order they must be stepped.
+    pub messages: Vec<Message>,
+}

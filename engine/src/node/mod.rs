@@ -1,0 +1,363 @@
+//! `Node`: one Raft replica with its key-value state machine, driven entirely by its
+//! inputs (`tick`, `step`, `propose`) and read out through `ready`. It owns no thread,
+//! clock, socket or file, and its only randomness comes from the seed in its `Config`.
+//!
+//! `step` settles the term first (section 5.1), then dispatches on the role; the rules
+//! themselves live in `election.rs` and `replication.rs`.
+
+mod election;
+mod replication;
+#[cfg(test)]
+mod tests;
+
+use crate::config::{Config, ConfigError};
+use crate::kv::Kv;
+use crate::log::Log;
+use crate::message::{AckOutcome, Batch, Message};
+use crate::progress::Progress;
+use crate::ready::Ready;
+use crate::types::{
+    ClientId, ClientReply, ClientRequest, Entry, HardState, Index, NodeId, Outcome, Payload, Seq,
+    Term, NONE,
+};
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::VecDeque;
+use std::ops::Range;
+use std::sync::Arc;
+
+/// A node's role in its current term (section 5.1).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Follows a leader, or waits for one.
+    Follower,
+    /// Asks for votes.
+    Candidate,
+    /// Replicates its log and answers clients.
+    Leader,
+}
+
+/// Counters a runtime reports; they never influence the node's decisions.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Elections this node started (each campaign counts once).
+    pub elections: u64,
+    /// Times this node became leader.
+    pub terms_led: u64,
+    /// Append batches sent again after the resend threshold.
+    pub batches_resent: u64,
+    /// Entries carried by those resent batches.
+    pub entries_resent: u64,
+}
+
+/// One Raft replica. See the module documentation.
+#[derive(Debug)]
+pub struct Node {
+    config: Config,
+    /// Position of this node in `config.members`.
+    me: usize,
+    rng: ChaCha8Rng,
+    /// The latest time given to `tick`.
+    now_ns: u64,
+    term: Term,
+    vote: NodeId,
+    /// The hard state last handed out in a `Ready`.
+    hard_state_sent: HardState,
+    log: Log,
+    /// Invariant: `applied <= commit <= log.last_index()`; `commit` never decreases.
+    commit: Index,
+    applied: Index,
+    /// Entries applied since the last `Ready` start here.
+    committed_from: Index,
+    kv: Kv,
+    role: Role,
+    leader: NodeId,
+    /// A follower or candidate starts an election at this time.
+    election_deadline_ns: u64,
+    /// The last index verified to match the current leader's log; a follower's commit index
+    /// never passes it. Reset whenever the term changes.
+    verified: Index,
+    /// Candidate: a bit per member position that granted its vote.
+    votes: u64,
+    /// Leader: one entry per member position (this node's own is unused).
+    progress: Vec<Progress>,
+    /// Leader: requests this leader appended and has yet to answer, by index.
+    pending: VecDeque<(Index, ClientId, Seq)>,
+    /// Messages queued per member position for the next `Ready`.
+    outbox: Vec<Vec<Message>>,
+    replies: Vec<ClientReply>,
+    stats: Stats,
+    scratch: Vec<Index>,
+}
+
+impl Node {
+    /// A fresh follower in term 0 with an empty log. Time starts at 0 until the first `tick`.
+    pub fn new(config: Config) -> Result<Node, ConfigError> {
+        config.validate()?;
+        let me = config.members.iter().position(|&m| m == config.id).expect("validated");
+        let members = config.members.len();
+        let seed = config.seed ^ config.id.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut node = Node {
+            me,
+            rng: ChaCha8Rng::seed_from_u64(seed),
+            now_ns: 0,
+            term: 0,
+            vote: NONE,
+            hard_state_sent: HardState::default(),
+            log: Log::new(),
+            commit: 0,
+            applied: 0,
+            committed_from: 1,
+            kv: Kv::default(),
+            role: Role::Follower,
+            leader: NONE,
+            election_deadline_ns: 0,
+            verified: 0,
+            votes: 0,
+            progress: Vec::new(),
+            pending: VecDeque::new(),
+            outbox: vec![Vec::new(); members],
+            replies: Vec::new(),
+            stats: Stats::default(),
+            scratch: Vec::with_capacity(members),
+            config,
+        };
+        node.reset_election_timer();
+        Ok(node)
+    }
+
+    /// Advances the node's clock to `now_ns` (never backwards) and fires due timers.
+    pub fn tick(&mut self, now_ns: u64) {
+        self.now_ns = self.now_ns.max(now_ns);
+        if self.role != Role::Leader && self.now_ns >= self.election_deadline_ns {
+            self.campaign();
+        }
+    }
+
+    /// Feeds one inbound message from `from`. Messages from non-members are dropped.
+    pub fn step(&mut self, from: NodeId, message: Message) {
+        let Some(from_pos) = self.position(from) else { return };
+        if from_pos == self.me {
+            return;
+        }
+        let term = message.term();
+        if term < self.term {
+            self.reject_stale(from_pos, &message);
+            return;
+        }
+        if term > self.term {
+            let leader = match message {
+                Message::Append { .. } | Message::Heartbeat { .. } => from,
+                _ => NONE,
+            };
+            self.become_follower(term, leader);
+        }
+        match self.role {
+            Role::Leader => self.step_leader(from_pos, message),
+            Role::Candidate => self.step_candidate(from, from_pos, message),
+            Role::Follower => self.step_follower(from, from_pos, message),
+        }
+    }
+
+    /// Submits a client request. A leader appends it and returns its index (or answers at
+    /// once if the request was applied already); any other node answers `Redirect` with
+    /// its best guess of the leader.
+    pub fn propose(&mut self, request: ClientRequest) -> Option<Index> {
+        if self.role != Role::Leader {
+            let outcome = Outcome::Redirect(self.leader);
+            self.replies.push(ClientReply { client: request.client, seq: request.seq, outcome });
+            return None;
+        }
+        if let Some(outcome) = self.kv.applied(request.client, request.seq) {
+            self.replies.push(ClientReply { client: request.client, seq: request.seq, outcome });
+            return None;
+        }
+        let index = self.log.last_index() + 1;
+        self.pending.push_back((index, request.client, request.seq));
+        let payload = Payload::Request(Arc::new(request));
+        self.log.push(Entry { term: self.term, index, payload });
+        Some(index)
+    }
+
+    /// Everything the runtime must do now. A leader decides here which batches to send, so
+    /// every request proposed since the last `Ready` can share one append.
+    pub fn ready(&mut self) -> Ready {
+        if self.role == Role::Leader {
+            self.replicate();
+        }
+        let hard_state = HardState { term: self.term, vote: self.vote };
+        let hard_state = (hard_state != self.hard_state_sent).then(|| {
+            self.hard_state_sent = hard_state;
+            hard_state
+        });
+        let from = self.config.id;
+        let messages = self
+            .outbox
+            .iter_mut()
+            .zip(&self.config.members)
+            .filter(|(queue, _)| !queue.is_empty())
+            .map(|(queue, &to)| Batch { from, to, messages: std::mem::take(queue) })
+            .collect();
+        let committed = self.committed_from..self.applied + 1;
+        self.committed_from = committed.end;
+        Ready {
+            hard_state,
+            entries: self.log.take_unsent(),
+            messages,
+            committed,
+            replies: std::mem::take(&mut self.replies),
+        }
+    }
+
+    /// Takes back a performed `Ready`: its entries are durable now. A leader may commit
+    /// through them, which can make a new `Ready` necessary (see [`Node::has_ready`]).
+    pub fn advance(&mut self, ready: Ready) {
+        self.log.mark_stable(ready.entries);
+        if self.role == Role::Leader {
+            self.maybe_commit();
+        }
+    }
+
+    /// Whether `ready` would hand out any work now.
+    pub fn has_ready(&self) -> bool {
+        let last = self.log.last_index();
+        HardState { term: self.term, vote: self.vote } != self.hard_state_sent
+            || self.log.has_unsent()
+            || self.outbox.iter().any(|q| !q.is_empty())
+            || !self.replies.is_empty()
+            || self.committed_from <= self.applied
+            || (self.role == Role::Leader
+                && (self.now_ns >= self.next_deadline_ns()
+                    || self.peers().any(|p| self.progress[p].can_send(&self.config, last))))
+    }
+
+    /// When the node next needs a `tick` if no message arrives: the election deadline, or
+    /// for a leader the earliest heartbeat or resend.
+    pub fn next_deadline_ns(&self) -> u64 {
+        if self.role != Role::Leader {
+            return self.election_deadline_ns;
+        }
+        self.peers().map(|p| self.progress[p].deadline_ns(&self.config)).min().unwrap_or(u64::MAX)
+    }
+
+    /// This node's id.
+    pub fn id(&self) -> NodeId {
+        self.config.id
+    }
+    /// The configuration the node runs with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+    /// The current term.
+    pub fn term(&self) -> Term {
+        self.term
+    }
+    /// The vote cast in the current term, or `NONE`.
+    pub fn vote(&self) -> NodeId {
+        self.vote
+    }
+    /// The current role.
+    pub fn role(&self) -> Role {
+        self.role
+    }
+    /// The leader this node believes in, or `NONE`.
+    pub fn leader(&self) -> NodeId {
+        self.leader
+    }
+    /// The commit index.
+    pub fn commit_index(&self) -> Index {
+        self.commit
+    }
+    /// The index of the last entry applied to the key-value state machine.
+    pub fn applied_index(&self) -> Index {
+        self.applied
+    }
+    /// The index of the last log entry.
+    pub fn last_index(&self) -> Index {
+        self.log.last_index()
+    }
+    /// The term of the entry at `index` (0 for index 0), or `None` past the end of the log.
+    pub fn term_at(&self, index: Index) -> Option<Term> {
+        self.log.term(index)
+    }
+    /// The log entries with indexes in `range`, clipped to the log.
+    pub fn entries(&self, range: Range<Index>) -> &[Entry] {
+        self.log.slice(range)
+    }
+    /// The value of `key` in this replica's state machine (empty if never written). For
+    /// tests and checkers: a linearizable read goes through `propose`.
+    pub fn kv_get(&self, key: &[u8]) -> bytes::Bytes {
+        self.kv.get(key)
+    }
+    /// How many keys this replica's state machine holds.
+    pub fn kv_len(&self) -> usize {
+        self.kv.len()
+    }
+    /// Counters for reports.
+    pub fn stats(&self) -> Stats {
+        self.stats
+    }
+
+    fn position(&self, id: NodeId) -> Option<usize> {
+        self.config.members.iter().position(|&m| m == id)
+    }
+
+    /// Member positions other than this node's.
+    fn peers(&self) -> impl Iterator<Item = usize> + '_ {
+        let me = self.me;
+        (0..self.config.members.len()).filter(move |&p| p != me)
+    }
+
+    fn send(&mut self, to_pos: usize, message: Message) {
+        self.outbox[to_pos].push(message);
+    }
+
+    /// Answers a message from an older term with the current one, so a deposed leader or
+    /// a stale candidate learns it is out of date (section 5.1).
+    fn reject_stale(&mut self, from_pos: usize, message: &Message) {
+        let term = self.term;
+        match message {
+            Message::RequestVote { .. } => {
+                self.send(from_pos, Message::Vote { term, granted: false })
+            }
+            Message::Append { .. } | Message::Heartbeat { .. } => {
+                self.send(from_pos, Message::AppendAck { term, outcome: AckOutcome::StaleTerm })
+            }
+            Message::Vote { .. } | Message::AppendAck { .. } => {}
+        }
+    }
+
+    fn step_leader(&mut self, from_pos: usize, message: Message) {
+        match message {
+            Message::RequestVote { .. } => self.handle_request_vote(from_pos, message),
+            Message::AppendAck { outcome, .. } => self.handle_append_ack(from_pos, outcome),
+            // Election safety (section 5.2): no other leader exists in this term, and votes
+            // arriving after the election are moot.
+            Message::Append { .. } | Message::Heartbeat { .. } | Message::Vote { .. } => {}
+        }
+    }
+
+    fn step_candidate(&mut self, from: NodeId, from_pos: usize, message: Message) {
+        match message {
+            Message::RequestVote { .. } => self.handle_request_vote(from_pos, message),
+            Message::Vote { granted, .. } => self.handle_vote(from_pos, granted),
+            // A leader of this term exists: follow it (section 5.2).
+            Message::Append { .. } | Message::Heartbeat { .. } => {
+                self.become_follower(self.term, from);
+                self.step_follower(from, from_pos, message);
+            }
+            Message::AppendAck { .. } => {}
+        }
+    }
+
+    fn step_follower(&mut self, from: NodeId, from_pos: usize, message: Message) {
+        match message {
+            Message::RequestVote { .. } => self.handle_request_vote(from_pos, message),
+            Message::Append { prev_index, prev_term, entries, commit, .. } => {
+                self.handle_append(from, from_pos, prev_index, prev_term, entries, commit)
+            }
+            Message::Heartbeat { commit, .. } => self.handle_heartbeat(from, commit),
+            Message::Vote { .. } | Message::AppendAck { .. } => {}
+        }
+    }
+}

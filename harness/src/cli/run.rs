@@ -1,0 +1,383 @@
+//! `pinraft run` (and `pinraft` with no arguments): one run of the threaded cluster, a
+//! table on stdout (stderr with `--json`), and a JSON result.
+
+use crate::args::{self, Event};
+use crate::cluster::{self, ClusterConfig, NetFaults, RunReport};
+use crate::env::Environment;
+use crate::metrics::LatencySummary;
+use crate::workload::WorkloadSpec;
+use anyhow::Context;
+use clap::{Args, ValueEnum};
+use pinraft_engine::Config;
+use serde::Serialize;
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// Version of the JSON result layout.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Which replica the node threads run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineKind {
+    /// The Raft engine.
+    Raft,
+    /// Answers every request at once: the harness's own cost.
+    Null,
+}
+
+/// Flags of `pinraft run`.
+#[derive(Args, Clone, Debug)]
+pub struct RunArgs {
+    /// Nodes in the cluster (ids 1..=n).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub nodes: u64,
+    /// Measured time (with a unit: 3s, 500ms).
+    #[arg(long, default_value = "3s", value_parser = args::parse_duration)]
+    pub duration: u64,
+    /// Warm-up before measuring, excluded from every figure.
+    #[arg(long, default_value = "1s", value_parser = args::parse_duration)]
+    pub warmup: u64,
+    /// Logical clients; closed loop: one request outstanding each.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub clients: u64,
+    /// Open loop: target operations per second (latency counted from the scheduled time).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub rate: Option<u64>,
+    /// Threads the clients are spread over (at most one per core is sensible).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    pub load_threads: u64,
+    /// Most entries per append (batch_entries_max).
+    #[arg(long, default_value_t = Config::default().batch_entries_max)]
+    pub batch: usize,
+    /// Append batches in flight per follower (inflight_batches_max).
+    #[arg(long, default_value_t = Config::default().inflight_batches_max)]
+    pub inflight: usize,
+    /// Resend threshold of an unacknowledged batch (resend_threshold_ns).
+    #[arg(long, default_value = "20ms", value_parser = args::parse_duration)]
+    pub resend: u64,
+    /// Heartbeat interval on an idle link (heartbeat_interval_ns).
+    #[arg(long, default_value = "50ms", value_parser = args::parse_duration)]
+    pub heartbeat: u64,
+    /// Election timeout range, e.g. 150ms-300ms.
+    #[arg(long, default_value = "150ms-300ms", value_parser = args::parse_duration_range)]
+    pub election_timeout: (u64, u64),
+    /// Packet loss between nodes: a fraction (0.4) or a percentage (40%).
+    #[arg(long, default_value = "0", value_parser = args::parse_probability)]
+    pub loss: u32,
+    /// Packet duplication between nodes.
+    #[arg(long, default_value = "0", value_parser = args::parse_probability)]
+    pub dup: u32,
+    /// Added delay per packet, a range like 1ms-5ms (0ns: none).
+    #[arg(long, default_value = "0ns", value_parser = args::parse_duration_range)]
+    pub delay: (u64, u64),
+    /// Fraction of operations that are gets.
+    #[arg(long, default_value = "0", value_parser = args::parse_probability)]
+    pub mix: u32,
+    /// Distinct keys.
+    #[arg(long, default_value_t = 1_000, value_parser = clap::value_parser!(u64).range(1..))]
+    pub keys: u64,
+    /// Bytes per put value.
+    #[arg(long, default_value_t = 16)]
+    pub value_size: usize,
+    /// A client retries a request unanswered for this long.
+    #[arg(long, default_value = "1s", value_parser = args::parse_duration)]
+    pub client_timeout: u64,
+    /// Timed events, e.g. kill-leader@2s,heal@3s (times from the start, warm-up included).
+    #[arg(long, default_value = "", value_parser = args::parse_event_list)]
+    pub events: args::EventList,
+    /// Packets each node's inbound channel holds.
+    #[arg(long, default_value_t = 4_096, value_parser = clap::value_parser!(u64).range(1..))]
+    pub channel_capacity: u64,
+    /// The replica: raft, or null (answers at once; measures the harness).
+    #[arg(long, value_enum, default_value_t = EngineKind::Raft)]
+    pub engine: EngineKind,
+    /// Seed of every random choice.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Print only the JSON result on stdout.
+    #[arg(long)]
+    pub json: bool,
+    /// Also write the JSON result to this file (default for a plain `pinraft`: results/runs/).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+impl Default for RunArgs {
+    fn default() -> RunArgs {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: RunArgs,
+        }
+        Wrapper::parse_from(["pinraft"]).args
+    }
+}
+
+impl RunArgs {
+    /// The cluster configuration these flags describe, or a one-line error.
+    pub fn cluster_config(&self) -> anyhow::Result<ClusterConfig> {
+        let events = self.events.0.clone();
+        args::check_event_nodes(&events, self.nodes).map_err(anyhow::Error::msg)?;
+        let engine = Config {
+            id: 1,
+            members: (1..=self.nodes).collect(),
+            election_timeout_min_ns: self.election_timeout.0,
+            election_timeout_max_ns: self.election_timeout.1,
+            heartbeat_interval_ns: self.heartbeat,
+            resend_threshold_ns: self.resend,
+            batch_entries_max: self.batch,
+            inflight_batches_max: self.inflight,
+            seed: self.seed,
+        };
+        engine.validate().map_err(|e| anyhow::anyhow!("invalid engine configuration: {e}"))?;
+        anyhow::ensure!(self.duration > 0, "--duration must be positive");
+        Ok(ClusterConfig {
+            nodes: self.nodes,
+            duration_ns: self.duration,
+            warmup_ns: self.warmup,
+            clients: self.clients,
+            rate: self.rate,
+            load_threads: self.load_threads as usize,
+            workload: WorkloadSpec { keys: self.keys, get_ppm: self.mix, value_size: self.value_size },
+            engine,
+            faults: NetFaults {
+                loss_ppm: self.loss,
+                dup_ppm: self.dup,
+                delay_min_ns: self.delay.0,
+                delay_max_ns: self.delay.1,
+            },
+            events,
+            seed: self.seed,
+            client_timeout_ns: self.client_timeout,
+            channel_capacity: self.channel_capacity as usize,
+            null_engine: self.engine == EngineKind::Null,
+            record_history: false,
+        })
+    }
+
+    /// The command that repeats this run, every parameter spelled out.
+    pub fn reproduce(&self) -> String {
+        let d = args::format_duration;
+        let mut cmd = format!(
+            "pinraft run --nodes {} --duration {} --warmup {} --clients {}",
+            self.nodes,
+            d(self.duration),
+            d(self.warmup),
+            self.clients
+        );
+        if let Some(rate) = self.rate {
+            cmd += &format!(" --rate {rate}");
+        }
+        cmd += &format!(
+            " --load-threads {} --batch {} --inflight {} --resend {} --heartbeat {} \
+             --election-timeout {}-{} --loss {} --dup {} --delay {}-{} --mix {} --keys {} \
+             --value-size {} --client-timeout {} --channel-capacity {} --engine {} --seed {}",
+            self.load_threads,
+            self.batch,
+            self.inflight,
+            d(self.resend),
+            d(self.heartbeat),
+            d(self.election_timeout.0),
+            d(self.election_timeout.1),
+            args::format_ppm(self.loss),
+            args::format_ppm(self.dup),
+            d(self.delay.0),
+            d(self.delay.1),
+            args::format_ppm(self.mix),
+            self.keys,
+            self.value_size,
+            d(self.client_timeout),
+            self.channel_capacity,
+            if self.engine == EngineKind::Null { "null" } else { "raft" },
+            self.seed
+        );
+        if !self.events.0.is_empty() {
+            let events: Vec<String> = self.events.0.iter().map(Event::to_string).collect();
+            cmd += &format!(" --events {}", events.join(","));
+        }
+        cmd
+    }
+}
+
+/// Every parameter of a run, engine knobs under their DESIGN.md names (JSON `config`).
+#[derive(Serialize)]
+struct ConfigJson {
+    engine: EngineKind,
+    nodes: u64,
+    duration_ns: u64,
+    warmup_ns: u64,
+    clients: u64,
+    rate_ops_s: Option<u64>,
+    load_threads: u64,
+    keys: u64,
+    get_ppm: u32,
+    value_size: usize,
+    loss_ppm: u32,
+    dup_ppm: u32,
+    delay_min_ns: u64,
+    delay_max_ns: u64,
+    client_timeout_ns: u64,
+    channel_capacity: u64,
+    events: Vec<String>,
+    election_timeout_min_ns: u64,
+    election_timeout_max_ns: u64,
+    heartbeat_interval_ns: u64,
+    resend_threshold_ns: u64,
+    batch_entries_max: usize,
+    inflight_batches_max: usize,
+}
+
+/// A run's JSON result.
+#[derive(Serialize)]
+pub struct RunJson {
+    schema_version: u32,
+    reproduce: String,
+    config: ConfigJson,
+    env: Environment,
+    seed: u64,
+    #[serde(flatten)]
+    report: RunReport,
+}
+
+/// Runs the cluster as the flags say and prints the result.
+pub fn run(args: &RunArgs, default_out: bool) -> anyhow::Result<ExitCode> {
+    let cfg = args.cluster_config()?;
+    eprintln!("{}", args.reproduce());
+    let bar = progress_bar();
+    let report = cluster::run(&cfg, &mut |f| bar.set_position((f * 100.0) as u64))?;
+    bar.finish_and_clear();
+    let json = to_json(args, &cfg, report);
+    let text = serde_json::to_string_pretty(&json)?;
+    let out = args.out.clone().or_else(|| default_out.then(default_out_path));
+    if let Some(path) = &out {
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+        std::fs::write(path, &text).with_context(|| format!("writing {}", path.display()))?;
+    }
+    if args.json {
+        println!("{text}");
+        eprint!("{}", table(&json));
+    } else {
+        print!("{}", table(&json));
+    }
+    if let Some(path) = out {
+        eprintln!("result written to {}", path.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Builds the JSON result of a finished run.
+pub fn to_json(args: &RunArgs, cfg: &ClusterConfig, report: RunReport) -> RunJson {
+    let mut env = Environment::capture();
+    env.core_mapping = report.core_mapping.clone();
+    let e = &cfg.engine;
+    RunJson {
+        schema_version: SCHEMA_VERSION,
+        reproduce: args.reproduce(),
+        config: ConfigJson {
+            engine: args.engine,
+            nodes: cfg.nodes,
+            duration_ns: cfg.duration_ns,
+            warmup_ns: cfg.warmup_ns,
+            clients: cfg.clients,
+            rate_ops_s: cfg.rate,
+            load_threads: cfg.load_threads as u64,
+            keys: cfg.workload.keys,
+            get_ppm: cfg.workload.get_ppm,
+            value_size: cfg.workload.value_size,
+            loss_ppm: cfg.faults.loss_ppm,
+            dup_ppm: cfg.faults.dup_ppm,
+            delay_min_ns: cfg.faults.delay_min_ns,
+            delay_max_ns: cfg.faults.delay_max_ns,
+            client_timeout_ns: cfg.client_timeout_ns,
+            channel_capacity: cfg.channel_capacity as u64,
+            events: cfg.events.iter().map(Event::to_string).collect(),
+            election_timeout_min_ns: e.election_timeout_min_ns,
+            election_timeout_max_ns: e.election_timeout_max_ns,
+            heartbeat_interval_ns: e.heartbeat_interval_ns,
+            resend_threshold_ns: e.resend_threshold_ns,
+            batch_entries_max: e.batch_entries_max,
+            inflight_batches_max: e.inflight_batches_max,
+        },
+        env,
+        seed: cfg.seed,
+        report,
+    }
+}
+
+fn progress_bar() -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(100);
+    let style = indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {elapsed}/{duration}")
+        .expect("static template");
+    bar.set_style(style);
+    bar
+}
+
+fn default_out_path() -> PathBuf {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    PathBuf::from(format!("results/runs/run-{stamp}.json"))
+}
+
+/// The human-readable summary.
+fn table(json: &RunJson) -> String {
+    let r = &json.report;
+    let lat = |name: &str, l: &LatencySummary| {
+        format!(
+            "{name:<22} p50 {:>9.1}  p90 {:>9.1}  p99 {:>9.1}  p99.9 {:>9.1}  max {:>9.1}\n",
+            l.p50, l.p90, l.p99, l.p999, l.max
+        )
+    };
+    let c = &json.config;
+    let mut s = String::new();
+    let mode = c.rate_ops_s.map_or("closed loop".to_string(), |r| format!("open loop {r} ops/s"));
+    s += &format!(
+        "{} nodes, {} clients ({mode}), batch {}, inflight {}, resend {}, loss {}, engine {:?}\n",
+        c.nodes,
+        c.clients,
+        c.batch_entries_max,
+        c.inflight_batches_max,
+        args::format_duration(c.resend_threshold_ns),
+        args::format_ppm(c.loss_ppm),
+        c.engine
+    );
+    s += &format!("{:<22} {:.0} ops/s ({} ops in {:.1} s)\n", "throughput", r.throughput_ops_s, r.ops_committed, r.duration_s);
+    s += &lat("latency (us)", &r.latency_us);
+    if c.rate_ops_s.is_some() {
+        s += &lat("service latency (us)", &r.service_latency_us);
+    }
+    s += &lat("commit latency (us)", &r.commit_latency_us);
+    let q = &r.requests;
+    s += &format!(
+        "{:<22} answered {}  unanswered {}  ok {}  redirect {}  fail {}  timeout {}\n",
+        "requests", q.answered, q.unanswered, q.ok, q.redirect, q.fail, q.timeout
+    );
+    s += &format!(
+        "{:<22} sent {}  delivered {}  dropped {}  resent {}\n",
+        "messages", r.messages.sent, r.messages.delivered, r.messages.dropped, r.messages.resent
+    );
+    s += &format!(
+        "{:<22} sent {}  dropped {} (channel full {})  messages/batch {:.1}\n",
+        "batches (packets)",
+        r.batches.sent,
+        r.batches.dropped,
+        r.batches.dropped_full,
+        r.messages.sent as f64 / r.batches.sent.max(1) as f64
+    );
+    s += &format!(
+        "{:<22} elections {}  leader changes {}  leaderless {:.1} ms\n",
+        "leadership", r.elections, r.leader_changes, r.leaderless_ms
+    );
+    for e in &r.events_played {
+        s += &format!("{:<22} {e}\n", "event");
+    }
+    s
+}

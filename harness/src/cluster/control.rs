@@ -1,0 +1,101 @@
+//! The control plane: plays the timed events (kills, partitions, heals) against the live
+//! cluster and samples whether a leader exists. It runs on the main thread, which is never
+//! pinned, and touches only atomics and the nodes' channels.
+
+use super::net::{Packet, Shared};
+use super::{Clock, ClusterConfig};
+use crate::args::{Action, Event};
+use crossbeam_channel::Sender;
+use pinraft_engine::NodeId;
+use std::time::Duration;
+
+/// How often the control plane looks at the cluster.
+const SAMPLE_NS: u64 = 1_000_000;
+/// How often it reports progress.
+const PROGRESS_NS: u64 = 100_000_000;
+
+/// What the control plane saw.
+pub(crate) struct Played {
+    /// Each event with what it hit.
+    pub events: Vec<String>,
+    /// Measured time during which no live node was leader.
+    pub leaderless_ns: u64,
+}
+
+pub(crate) fn play(
+    cfg: &ClusterConfig,
+    shared: &Shared,
+    nodes: &[Sender<Packet>],
+    clock: Clock,
+    warmup_end_ns: u64,
+    end_ns: u64,
+    progress: &mut dyn FnMut(f64),
+) -> Played {
+    let mut played = Played { events: Vec::new(), leaderless_ns: 0 };
+    let mut pending = cfg.events.iter().peekable();
+    let mut next_progress = 0;
+    let mut last = clock.now_ns();
+    loop {
+        let now = clock.now_ns();
+        if now >= end_ns {
+            break;
+        }
+        while let Some(event) = pending.next_if(|e| e.at_ns <= now) {
+            played.events.push(apply(event, shared, nodes));
+        }
+        if now >= warmup_end_ns && shared.leader().is_none() {
+            played.leaderless_ns += now - last.max(warmup_end_ns);
+        }
+        last = now;
+        if now >= next_progress {
+            next_progress = now + PROGRESS_NS;
+            progress(now as f64 / end_ns as f64);
+        }
+        let next = pending.peek().map_or(end_ns, |e| e.at_ns).min(now + SAMPLE_NS).min(end_ns);
+        std::thread::sleep(Duration::from_nanos(next.saturating_sub(now)));
+    }
+    progress(1.0);
+    played
+}
+
+/// Applies one event and says what it hit.
+fn apply(event: &Event, shared: &Shared, nodes: &[Sender<Packet>]) -> String {
+    let n = shared.nodes() as NodeId;
+    let leader = shared.leader();
+    let crash = |id: NodeId| {
+        if shared.is_alive(id) {
+            shared.mark_dead(id);
+            let _ = nodes[id as usize - 1].send(Packet::Crash);
+        }
+    };
+    let hit = match event.action {
+        Action::KillLeader => leader.inspect(|&id| crash(id)).map(|id| format!("node {id}")),
+        Action::KillFollower => {
+            let follower = (1..=n).find(|&id| shared.is_alive(id) && Some(id) != leader);
+            follower.inspect(|&id| crash(id)).map(|id| format!("node {id}"))
+        }
+        Action::Crash(id) => {
+            crash(id);
+            Some(format!("node {id}"))
+        }
+        Action::IsolateLeader => leader.inspect(|&id| shared.partition(&[id])).map(|id| format!("node {id}")),
+        Action::Isolate(id) => {
+            shared.partition(&[id]);
+            Some(format!("node {id}"))
+        }
+        Action::Split => {
+            // The minority holds the leader (if known) and the lowest other ids.
+            let minority = (n as usize - 1) / 2;
+            let mut side: Vec<NodeId> = leader.into_iter().collect();
+            side.extend((1..=n).filter(|&id| Some(id) != leader).take(minority.saturating_sub(side.len())));
+            shared.partition(&side);
+            Some(format!("minority {side:?}"))
+        }
+        Action::Heal => {
+            shared.heal();
+            Some("all links".into())
+        }
+        Action::Restart(id) => Some(format!("node {id} not restarted: restart needs durable storage")),
+    };
+    format!("{event}: {}", hit.unwrap_or_else(|| "no leader to hit".into()))
+}

@@ -1,0 +1,230 @@
+//! A load thread: many logical clients multiplexed on one thread. Closed loop: every client
+//! starts its next operation as soon as the last one completes. Open loop: operations are
+//! scheduled at a fixed rate; an operation waiting for an idle client still counts its
+//! latency from its scheduled time, so a stall is never hidden (no coordinated omission).
+
+use super::net::{Packet, Replies};
+use super::Clock;
+use crate::metrics::Latency;
+use crate::workload::{random_op, Client, Completed, Next, RequestCounts, WorkloadSpec};
+use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
+use pinraft_engine::ClientRequest;
+use rand_chacha::ChaCha8Rng;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, VecDeque};
+use std::time::Duration;
+
+/// How often outstanding requests are checked for a timeout.
+const TIMEOUT_SCAN_NS: u64 = 5_000_000;
+/// A client that was told "no leader known" waits this long before trying the next node.
+pub(crate) const REDIRECT_BACKOFF_NS: u64 = 1_000_000;
+
+/// What a load thread hands back.
+pub(crate) struct LoadResult {
+    pub counts: RequestCounts,
+    /// From the scheduled (open loop) or actual (closed loop) send time to the reply.
+    pub latency: Latency,
+    /// From the actual first send to the reply.
+    pub service_latency: Latency,
+    /// Every completed operation and every operation still open, when recording.
+    pub history: Vec<(Completed, bool)>,
+}
+
+/// Everything a load thread owns.
+pub(crate) struct LoadThread {
+    pub index: usize,
+    pub threads: usize,
+    pub clients: usize,
+    pub nodes: Vec<Sender<Packet>>,
+    pub inbox: Receiver<Replies>,
+    pub spec: WorkloadSpec,
+    /// Open loop: operations per second for this thread; `None` is closed loop.
+    pub rate: Option<f64>,
+    pub client_timeout_ns: u64,
+    pub rng: ChaCha8Rng,
+    pub clock: Clock,
+    pub warmup_end_ns: u64,
+    pub end_ns: u64,
+    pub record_history: bool,
+}
+
+struct State {
+    clients: Vec<Client>,
+    /// The scheduled time of each client's current operation (open loop).
+    scheduled: Vec<u64>,
+    idle: Vec<usize>,
+    backlog: VecDeque<u64>,
+    next_arrival_ns: u64,
+    retries: BinaryHeap<Reverse<(u64, usize)>>,
+    outbox: Vec<Vec<ClientRequest>>,
+    result: LoadResult,
+    measuring: bool,
+}
+
+impl LoadThread {
+    pub(crate) fn run(mut self) -> LoadResult {
+        let nodes = self.nodes.len() as u64;
+        let mut st = State {
+            clients: (0..self.clients)
+                .map(|k| Client::new((k * self.threads + self.index + 1) as u64, nodes, 1))
+                .collect(),
+            scheduled: vec![0; self.clients],
+            idle: (0..self.clients).rev().collect(),
+            backlog: VecDeque::new(),
+            next_arrival_ns: self.clock.now_ns(),
+            retries: BinaryHeap::new(),
+            outbox: vec![Vec::new(); self.nodes.len()],
+            result: LoadResult {
+                counts: RequestCounts::default(),
+                latency: Latency::new(),
+                service_latency: Latency::new(),
+                history: Vec::new(),
+            },
+            measuring: false,
+        };
+        let mut next_scan = 0;
+        loop {
+            let now = self.clock.now_ns();
+            if now >= self.end_ns {
+                break;
+            }
+            if !st.measuring && now >= self.warmup_end_ns {
+                st.measuring = true;
+                st.result.counts = RequestCounts::default();
+                st.result.latency = Latency::new();
+                st.result.service_latency = Latency::new();
+            }
+            self.start_operations(now, &mut st);
+            self.due_retries(now, &mut st);
+            if now >= next_scan {
+                next_scan = now + TIMEOUT_SCAN_NS;
+                self.scan_timeouts(now, &mut st);
+            }
+            self.flush(&mut st);
+            let deadline = self.deadline_ns(&st).min(next_scan);
+            let wait = Duration::from_nanos(deadline.saturating_sub(now));
+            match self.inbox.recv_timeout(wait) {
+                Ok(replies) => {
+                    let now = self.clock.now_ns();
+                    self.on_replies(replies, now, &mut st);
+                    while let Ok(more) = self.inbox.try_recv() {
+                        self.on_replies(more, now, &mut st);
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        self.finish(st)
+    }
+
+    fn finish(&self, mut st: State) -> LoadResult {
+        for client in &st.clients {
+            if let Some(out) = client.outstanding() {
+                st.result.counts.unanswered += 1;
+                if self.record_history {
+                    let open = Completed { request: out.request.clone(), call_ns: out.call_ns, return_ns: 0, output: None };
+                    st.result.history.push((open, false));
+                }
+            }
+        }
+        st.result
+    }
+
+    fn deadline_ns(&self, st: &State) -> u64 {
+        let retry = st.retries.peek().map_or(u64::MAX, |Reverse((at, _))| *at);
+        let arrival = if self.rate.is_some() { st.next_arrival_ns } else { u64::MAX };
+        let warmup = if st.measuring { u64::MAX } else { self.warmup_end_ns };
+        self.end_ns.min(retry).min(arrival).min(warmup)
+    }
+
+    /// Closed loop: every idle client starts. Open loop: scheduled operations start on idle
+    /// clients, oldest first.
+    fn start_operations(&mut self, now: u64, st: &mut State) {
+        if let Some(rate) = self.rate {
+            let interval = (1e9 / rate).max(1.0) as u64;
+            while st.next_arrival_ns <= now {
+                st.backlog.push_back(st.next_arrival_ns);
+                st.next_arrival_ns += interval;
+            }
+        }
+        while let Some(&k) = st.idle.last() {
+            let scheduled = match self.rate {
+                Some(_) => match st.backlog.pop_front() {
+                    Some(at) => at,
+                    None => break,
+                },
+                None => now,
+            };
+            st.idle.pop();
+            let client = &mut st.clients[k];
+            let op = random_op(&mut self.rng, &self.spec, client.id(), client.next_seq());
+            let (to, request) = client.start(op, now);
+            st.scheduled[k] = scheduled;
+            st.outbox[to as usize - 1].push(request);
+        }
+    }
+
+    fn due_retries(&mut self, now: u64, st: &mut State) {
+        while let Some(&Reverse((at, k))) = st.retries.peek() {
+            if at > now {
+                break;
+            }
+            st.retries.pop();
+            if let Some(out) = st.clients[k].outstanding() {
+                let (to, request) = (out.target, out.request.clone());
+                st.clients[k].sent(to, now);
+                st.outbox[to as usize - 1].push(request);
+            }
+        }
+    }
+
+    fn scan_timeouts(&mut self, now: u64, st: &mut State) {
+        for k in 0..st.clients.len() {
+            let next = st.clients[k].on_tick(now, self.client_timeout_ns, &mut st.result.counts);
+            self.follow(k, next, now, st);
+        }
+    }
+
+    fn on_replies(&mut self, replies: Replies, now: u64, st: &mut State) {
+        for reply in replies {
+            let k = (reply.client as usize - 1) / self.threads;
+            let next = st.clients[k].on_reply(&reply, now, REDIRECT_BACKOFF_NS, &mut st.result.counts);
+            self.follow(k, next, now, st);
+        }
+        // Closed loop: the clients just answered start their next operation at once, in
+        // the same outbound batch as any retries.
+        self.start_operations(now, st);
+        self.flush(st);
+    }
+
+    fn follow(&mut self, k: usize, next: Next, now: u64, st: &mut State) {
+        match next {
+            Next::Ignore => {}
+            Next::Done(done) => {
+                if st.measuring {
+                    st.result.latency.record_ns(now - st.scheduled[k]);
+                    st.result.service_latency.record_ns(now - done.call_ns);
+                }
+                if self.record_history {
+                    st.result.history.push((done, true));
+                }
+                st.idle.push(k);
+            }
+            Next::Retry { to, at_ns, request } if at_ns <= now => {
+                st.outbox[to as usize - 1].push(request);
+            }
+            Next::Retry { at_ns, .. } => st.retries.push(Reverse((at_ns, k))),
+        }
+    }
+
+    /// One channel operation per node with requests waiting. A full channel loses them:
+    /// the clients will time out and retry, as over a real network.
+    fn flush(&mut self, st: &mut State) {
+        for (to, requests) in st.outbox.iter_mut().enumerate() {
+            if !requests.is_empty() {
+                let _ = self.nodes[to].try_send(Packet::Requests(std::mem::take(requests)));
+            }
+        }
+    }
+}

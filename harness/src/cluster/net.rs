@@ -1,0 +1,174 @@
+//! What moves between the cluster's threads, and the faults applied to it on the sending
+//! side: loss, delay (the receiver holds a packet until it is due), duplication and
+//! partitions read from an atomic reachability matrix.
+
+use pinraft_engine::{Batch, ClientReply, ClientRequest, NodeId};
+use std::cmp::Ordering;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as Mem};
+
+/// What a node thread receives. One packet is one channel operation.
+#[derive(Debug)]
+pub(crate) enum Packet {
+    /// A batch of Raft messages from a peer, to be stepped at `due_ns` (0: at once).
+    Peer { batch: Batch, due_ns: u64 },
+    /// Client requests from a load thread, proposed in order.
+    Requests(Vec<ClientRequest>),
+    /// The control plane kills the node: it stops at once and forgets everything.
+    Crash,
+    /// The run is over.
+    Stop,
+}
+
+/// What a load thread receives: every reply one node produced for its clients in one
+/// `Ready`.
+pub(crate) type Replies = Vec<ClientReply>;
+
+/// Per-link fault knobs, fixed for a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct NetFaults {
+    /// Probability (ppm) that a packet between nodes is lost.
+    pub loss_ppm: u32,
+    /// Probability (ppm) that a packet is delivered twice.
+    pub dup_ppm: u32,
+    /// Smallest added delay per packet.
+    pub delay_min_ns: u64,
+    /// Largest added delay per packet.
+    pub delay_max_ns: u64,
+}
+
+/// Which node can reach which, and which nodes are alive and what they believe; written by
+/// the control plane and the node threads, read on the message path with relaxed loads.
+pub(crate) struct Shared {
+    nodes: usize,
+    reach: Vec<AtomicBool>,
+    alive: Vec<AtomicBool>,
+    /// Per node: `term << 2 | role` (0 follower, 1 candidate, 2 leader).
+    status: Vec<AtomicU64>,
+}
+
+/// Role codes in `Shared::status`.
+pub(crate) const ROLE_LEADER: u64 = 2;
+
+impl Shared {
+    pub(crate) fn new(nodes: usize) -> Shared {
+        Shared {
+            nodes,
+            reach: (0..nodes * nodes).map(|_| AtomicBool::new(true)).collect(),
+            alive: (0..nodes).map(|_| AtomicBool::new(true)).collect(),
+            status: (0..nodes).map(|_| AtomicU64::new(0)).collect(),
+        }
+    }
+
+    pub(crate) fn reachable(&self, from: NodeId, to: NodeId) -> bool {
+        self.reach[(from as usize - 1) * self.nodes + to as usize - 1].load(Mem::Relaxed)
+    }
+
+    pub(crate) fn set_link(&self, from: NodeId, to: NodeId, up: bool) {
+        self.reach[(from as usize - 1) * self.nodes + to as usize - 1].store(up, Mem::Relaxed);
+    }
+
+    /// Cuts (or restores) every link between the two groups, both ways.
+    pub(crate) fn partition(&self, side: &[NodeId]) {
+        for a in 1..=self.nodes as NodeId {
+            for b in 1..=self.nodes as NodeId {
+                let cut = side.contains(&a) != side.contains(&b);
+                self.set_link(a, b, !cut);
+            }
+        }
+    }
+
+    pub(crate) fn heal(&self) {
+        self.reach.iter().for_each(|r| r.store(true, Mem::Relaxed));
+    }
+
+    pub(crate) fn is_alive(&self, id: NodeId) -> bool {
+        self.alive[id as usize - 1].load(Mem::Relaxed)
+    }
+
+    pub(crate) fn mark_dead(&self, id: NodeId) {
+        self.alive[id as usize - 1].store(false, Mem::Relaxed);
+    }
+
+    pub(crate) fn publish(&self, id: NodeId, term: u64, role: u64) {
+        let slot = &self.status[id as usize - 1];
+        let value = term << 2 | role;
+        if slot.load(Mem::Relaxed) != value {
+            slot.store(value, Mem::Relaxed);
+        }
+    }
+
+    /// The live node that leads the highest term, if any.
+    pub(crate) fn leader(&self) -> Option<NodeId> {
+        (1..=self.nodes as NodeId)
+            .filter(|&id| self.is_alive(id))
+            .map(|id| (self.status[id as usize - 1].load(Mem::Relaxed), id))
+            .filter(|(s, _)| s & 3 == ROLE_LEADER)
+            .max()
+            .map(|(_, id)| id)
+    }
+
+    pub(crate) fn nodes(&self) -> usize {
+        self.nodes
+    }
+}
+
+/// A batch waiting at its receiver until it is due.
+pub(crate) struct Delayed {
+    pub due_ns: u64,
+    pub seq: u64,
+    pub batch: Batch,
+}
+
+impl PartialEq for Delayed {
+    fn eq(&self, other: &Self) -> bool {
+        (self.due_ns, self.seq) == (other.due_ns, other.seq)
+    }
+}
+impl Eq for Delayed {}
+impl PartialOrd for Delayed {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for Delayed {
+    /// Reversed, so a `BinaryHeap` pops the earliest first.
+    fn cmp(&self, other: &Self) -> Ordering {
+        (other.due_ns, other.seq).cmp(&(self.due_ns, self.seq))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partitions_cut_both_ways_and_heal() {
+        let s = Shared::new(3);
+        s.partition(&[1]);
+        assert!(!s.reachable(1, 2) && !s.reachable(2, 1) && !s.reachable(3, 1));
+        assert!(s.reachable(2, 3) && s.reachable(3, 2));
+        s.heal();
+        assert!(s.reachable(1, 2) && s.reachable(3, 1));
+    }
+
+    #[test]
+    fn the_leader_is_the_live_node_with_the_highest_term() {
+        let s = Shared::new(3);
+        assert_eq!(s.leader(), None);
+        s.publish(1, 3, ROLE_LEADER);
+        s.publish(2, 4, ROLE_LEADER);
+        assert_eq!(s.leader(), Some(2));
+        s.mark_dead(2);
+        assert_eq!(s.leader(), Some(1));
+    }
+
+    #[test]
+    fn delayed_batches_pop_earliest_first() {
+        let mut heap = std::collections::BinaryHeap::new();
+        for (due_ns, seq) in [(30, 0), (10, 1), (10, 2), (20, 3)] {
+            heap.push(Delayed { due_ns, seq, batch: Batch { from: 1, to: 2, messages: vec![] } });
+        }
+        let order: Vec<u64> = std::iter::from_fn(|| heap.pop().map(|d| d.seq)).collect();
+        assert_eq!(order, vec![1, 2, 3, 0]);
+    }
+}

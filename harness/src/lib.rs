@@ -1,0 +1,13 @@
+//! # pinraft-harness
+//!
+//! Everything around the engine: the deterministic simulator, the threaded cluster, fault
+//! injection, client load, metrics, checkers and the `pinraft` command's subcommands.
+
+pub mod args;
+pub mod check;
+pub mod cluster;
+pub mod cli;
+pub mod env;
+pub mod history;
+pub mod metrics;
+pub mod workload;

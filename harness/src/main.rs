@@ -1,0 +1,37 @@
+//! The `pinraft` command. See README.md for the subcommands; with no arguments it runs the
+//! default benchmark and writes its JSON under results/runs/.
+
+use clap::{Parser, Subcommand};
+use pinraft_harness::cli;
+use std::process::ExitCode;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+#[derive(Parser)]
+#[command(name = "pinraft", version, about = "A Raft engine and the harness that measures it")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// One run of the threaded cluster.
+    Run(cli::run::RunArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => cli::run::run(&cli::run::RunArgs::default(), true),
+        Some(Command::Run(args)) => cli::run::run(&args, false),
+    };
+    match result {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("pinraft: {error:#}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,283 @@
+//! Logical clients, shared by the simulator and the threaded cluster. A client has one
+//! request outstanding, names it (client, seq), follows redirects, and retries the same
+//! (client, seq) after a `fail` or a timeout, so the engine applies it at most once. The
+//! client is pure: runtimes give it the time and carry its requests.
+
+use bytes::Bytes;
+use pinraft_engine::{ClientId, ClientReply, ClientRequest, NodeId, Op, Outcome, Seq, NONE};
+use rand::Rng;
+use serde::Serialize;
+
+/// The shape of the load.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct WorkloadSpec {
+    /// Distinct keys, `k0` .. `k{keys-1}`, chosen uniformly.
+    pub keys: u64,
+    /// Probability (parts per million) that an operation is a get; the rest are puts.
+    pub get_ppm: u32,
+    /// Bytes in each put's value (at least long enough to make every value unique).
+    pub value_size: usize,
+}
+
+impl Default for WorkloadSpec {
+    fn default() -> WorkloadSpec {
+        WorkloadSpec { keys: 1_000, get_ppm: 0, value_size: 16 }
+    }
+}
+
+/// Requests counted as DESIGN.md's conventions define them. The field names are JSON keys.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct RequestCounts {
+    /// Operations (client, seq) that completed with `ok`.
+    pub answered: u64,
+    /// Operations still outstanding at the end.
+    pub unanswered: u64,
+    /// `ok` replies.
+    pub ok: u64,
+    /// `redirect` replies.
+    pub redirect: u64,
+    /// `fail` replies.
+    pub fail: u64,
+    /// Times a client gave up waiting and retried.
+    pub timeout: u64,
+}
+
+impl RequestCounts {
+    /// Adds another set of counts to this one.
+    pub fn add(&mut self, other: &RequestCounts) {
+        self.answered += other.answered;
+        self.unanswered += other.unanswered;
+        self.ok += other.ok;
+        self.redirect += other.redirect;
+        self.fail += other.fail;
+        self.timeout += other.timeout;
+    }
+}
+
+/// A random operation for `client`'s request `seq`. Put values are unique per (client,
+/// seq), so a history shows which put a get observed.
+pub fn random_op(rng: &mut impl Rng, spec: &WorkloadSpec, client: ClientId, seq: Seq) -> Op {
+    let key = Bytes::from(format!("k{}", rng.gen_range(0..spec.keys.max(1))));
+    if rng.gen_range(0..1_000_000) < spec.get_ppm {
+        return Op::Get { key };
+    }
+    let mut value = format!("{client}.{seq}");
+    if value.len() < spec.value_size {
+        value.extend(std::iter::repeat_n('.', spec.value_size - value.len()));
+    }
+    Op::Put { key, value: Bytes::from(value) }
+}
+
+/// A request on its way, and what the client knows of it.
+#[derive(Clone, Debug)]
+pub struct Outstanding {
+    /// The request, resent unchanged on every retry.
+    pub request: ClientRequest,
+    /// When the operation was first sent (its call time).
+    pub call_ns: u64,
+    /// When the latest attempt was sent.
+    pub sent_ns: u64,
+    /// Where the latest attempt went.
+    pub target: NodeId,
+}
+
+/// A finished operation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completed {
+    /// The request.
+    pub request: ClientRequest,
+    /// When it was first sent.
+    pub call_ns: u64,
+    /// When the `ok` arrived.
+    pub return_ns: u64,
+    /// A get's value; `None` for puts.
+    pub output: Option<Bytes>,
+}
+
+/// What a runtime does after handing a client a reply.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Next {
+    /// Nothing: the reply was for an older attempt or operation.
+    Ignore,
+    /// The operation finished; the client is idle.
+    Done(Completed),
+    /// Send the same request again to `to`, not before `at_ns`.
+    Retry {
+        /// The node to try.
+        to: NodeId,
+        /// Earliest send time.
+        at_ns: u64,
+        /// The request, same (client, seq) as before.
+        request: ClientRequest,
+    },
+}
+
+/// One logical client.
+#[derive(Clone, Debug)]
+pub struct Client {
+    id: ClientId,
+    nodes: u64,
+    next_seq: Seq,
+    leader_hint: NodeId,
+    outstanding: Option<Outstanding>,
+}
+
+impl Client {
+    /// Client `id` of a cluster of `nodes`, first guessing node `first_guess` as leader.
+    pub fn new(id: ClientId, nodes: u64, first_guess: NodeId) -> Client {
+        Client { id, nodes, next_seq: 1, leader_hint: first_guess, outstanding: None }
+    }
+
+    /// This client's id.
+    pub fn id(&self) -> ClientId {
+        self.id
+    }
+
+    /// The request in flight, if any.
+    pub fn outstanding(&self) -> Option<&Outstanding> {
+        self.outstanding.as_ref()
+    }
+
+    /// Starts the next operation; the client must be idle. Returns where to send it.
+    pub fn start(&mut self, op: Op, now_ns: u64) -> (NodeId, ClientRequest) {
+        assert!(self.outstanding.is_none(), "a client has one request outstanding");
+        let request = ClientRequest { client: self.id, seq: self.next_seq, op };
+        self.next_seq += 1;
+        let target = self.leader_hint;
+        let sent = Outstanding { request: request.clone(), call_ns: now_ns, sent_ns: now_ns, target };
+        self.outstanding = Some(sent);
+        (target, request)
+    }
+
+    /// The sequence number the next operation will get.
+    pub fn next_seq(&self) -> Seq {
+        self.next_seq
+    }
+
+    /// Handles a reply. A redirect goes to the hinted leader at once, or after `backoff_ns`
+    /// to the next node in turn when no leader is known; a `fail` is retried at once.
+    pub fn on_reply(
+        &mut self,
+        reply: &ClientReply,
+        now_ns: u64,
+        backoff_ns: u64,
+        counts: &mut RequestCounts,
+    ) -> Next {
+        let Some(out) = &mut self.outstanding else { return Next::Ignore };
+        if reply.seq != out.request.seq {
+            return Next::Ignore;
+        }
+        match &reply.outcome {
+            Outcome::Ok(output) => {
+                counts.ok += 1;
+                counts.answered += 1;
+                self.leader_hint = out.target;
+                let out = self.outstanding.take().expect("checked");
+                let output = output.clone();
+                Next::Done(Completed { request: out.request, call_ns: out.call_ns, return_ns: now_ns, output })
+            }
+            Outcome::Redirect(hint) => {
+                counts.redirect += 1;
+                let (to, at_ns) = match *hint {
+                    NONE => (out.target % self.nodes + 1, now_ns + backoff_ns),
+                    hint if hint == out.target => (hint, now_ns + backoff_ns),
+                    hint => (hint, now_ns),
+                };
+                self.retry(to, at_ns)
+            }
+            Outcome::Fail => {
+                counts.fail += 1;
+                let to = out.target;
+                self.retry(to, now_ns)
+            }
+        }
+    }
+
+    /// Gives up waiting when the latest attempt is older than `timeout_ns`, and retries at
+    /// the next node in turn.
+    pub fn on_tick(&mut self, now_ns: u64, timeout_ns: u64, counts: &mut RequestCounts) -> Next {
+        match &self.outstanding {
+            Some(out) if now_ns.saturating_sub(out.sent_ns) >= timeout_ns => {
+                counts.timeout += 1;
+                let to = out.target % self.nodes + 1;
+                self.retry(to, now_ns)
+            }
+            _ => Next::Ignore,
+        }
+    }
+
+    /// When the latest attempt times out, if one is outstanding.
+    pub fn deadline_ns(&self, timeout_ns: u64) -> Option<u64> {
+        self.outstanding.as_ref().map(|o| o.sent_ns.saturating_add(timeout_ns))
+    }
+
+    /// Records that a retry was sent to `to` at `now_ns` (after a `Next::Retry`'s wait).
+    pub fn sent(&mut self, to: NodeId, now_ns: u64) {
+        if let Some(out) = &mut self.outstanding {
+            out.target = to;
+            out.sent_ns = now_ns;
+        }
+    }
+
+    fn retry(&mut self, to: NodeId, at_ns: u64) -> Next {
+        self.leader_hint = to;
+        let out = self.outstanding.as_mut().expect("retry of an outstanding request");
+        out.target = to;
+        out.sent_ns = at_ns;
+        Next::Retry { to, at_ns, request: out.request.clone() }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha8Rng;
+
+    fn reply(seq: Seq, outcome: Outcome) -> ClientReply {
+        ClientReply { client: 9, seq, outcome }
+    }
+
+    #[test]
+    fn follows_redirects_retries_fails_and_completes_once() {
+        let mut counts = RequestCounts::default();
+        let mut c = Client::new(9, 3, 1);
+        let (to, req) = c.start(Op::Get { key: Bytes::from_static(b"k") }, 100);
+        assert_eq!((to, req.seq), (1, 1));
+        let next = c.on_reply(&reply(1, Outcome::Redirect(3)), 110, 50, &mut counts);
+        assert_eq!(next, Next::Retry { to: 3, at_ns: 110, request: req.clone() });
+        let next = c.on_reply(&reply(1, Outcome::Redirect(NONE)), 120, 50, &mut counts);
+        assert_eq!(next, Next::Retry { to: 1, at_ns: 170, request: req.clone() });
+        let next = c.on_reply(&reply(1, Outcome::Fail), 180, 50, &mut counts);
+        assert_eq!(next, Next::Retry { to: 1, at_ns: 180, request: req.clone() });
+        assert_eq!(c.on_tick(999, 1_000, &mut counts), Next::Ignore);
+        assert!(matches!(c.on_tick(1_180, 1_000, &mut counts), Next::Retry { to: 2, .. }));
+        let value = Some(Bytes::from_static(b"v"));
+        let done = c.on_reply(&reply(1, Outcome::Ok(value.clone())), 1_200, 50, &mut counts);
+        let want = Completed { request: req, call_ns: 100, return_ns: 1_200, output: value };
+        assert_eq!(done, Next::Done(want));
+        assert_eq!(c.on_reply(&reply(1, Outcome::Ok(None)), 1_300, 50, &mut counts), Next::Ignore);
+        let want = RequestCounts { answered: 1, unanswered: 0, ok: 1, redirect: 2, fail: 1, timeout: 1 };
+        assert_eq!(counts, want);
+        assert_eq!(c.next_seq(), 2);
+    }
+
+    #[test]
+    fn random_ops_follow_the_mix_and_make_unique_values() {
+        let mut rng = ChaCha8Rng::seed_from_u64(1);
+        let spec = WorkloadSpec { keys: 4, get_ppm: 500_000, value_size: 8 };
+        let ops: Vec<Op> = (1..=1_000).map(|seq| random_op(&mut rng, &spec, 3, seq)).collect();
+        let gets = ops.iter().filter(|op| matches!(op, Op::Get { .. })).count();
+        assert!((400..600).contains(&gets), "about half are gets: {gets}");
+        let values: std::collections::BTreeSet<_> = ops
+            .iter()
+            .filter_map(|op| match op {
+                Op::Put { value, .. } => Some(value.clone()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(values.len(), 1_000 - gets, "every put value is unique");
+        assert!(values.iter().all(|v| v.len() >= 8));
+        assert!(ops.iter().all(|op| op.key().len() == 2), "keys k0..k3");
+    }
+}
