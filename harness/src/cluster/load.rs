@@ -28,7 +28,12 @@ pub(crate) struct LoadResult {
     pub service_latency: Latency,
     /// Every completed operation and every operation still open, when recording.
     pub history: Vec<(Completed, bool)>,
+    /// Operations answered `ok` per `TIMELINE_BUCKET_NS` since the start, warm-up included.
+    pub timeline: Vec<u64>,
 }
+
+/// Width of a timeline bucket.
+pub(crate) const TIMELINE_BUCKET_NS: u64 = 100_000_000;
 
 /// Everything a load thread owns.
 pub(crate) struct LoadThread {
@@ -79,6 +84,7 @@ impl LoadThread {
                 latency: Latency::new(),
                 service_latency: Latency::new(),
                 history: Vec::new(),
+                timeline: vec![0; (self.end_ns / TIMELINE_BUCKET_NS + 1) as usize],
             },
             measuring: false,
         };
@@ -202,6 +208,10 @@ impl LoadThread {
         match next {
             Next::Ignore => {}
             Next::Done(done) => {
+                let bucket = (now / TIMELINE_BUCKET_NS) as usize;
+                if let Some(slot) = st.result.timeline.get_mut(bucket) {
+                    *slot += 1;
+                }
                 if st.measuring {
                     st.result.latency.record_ns(now - st.scheduled[k]);
                     st.result.service_latency.record_ns(now - done.call_ns);

@@ -143,6 +143,8 @@ pub struct RunReport {
     pub leaderless_ms: f64,
     /// Requests by outcome.
     pub requests: RequestCounts,
+    /// Operations answered per 100 ms from the start of the run, warm-up included.
+    pub timeline_ops_per_100ms: Vec<u64>,
     /// The events played, as `ACTION@TIME`, with what they hit (`kill-leader@2s: node 1`).
     pub events_played: Vec<String>,
     /// Which core each thread ran on.
@@ -252,7 +254,9 @@ fn assemble(
     let mut requests = RequestCounts::default();
     let (mut latency, mut service, mut commit) = (Latency::new(), Latency::new(), Latency::new());
     let mut history = Vec::new();
+    let mut timeline = vec![0; loads.first().map_or(0, |l| l.timeline.len())];
     for l in loads {
+        timeline.iter_mut().zip(&l.timeline).for_each(|(t, x)| *t += x);
         requests.add(&l.counts);
         latency.merge(&l.latency);
         service.merge(&l.service_latency);
@@ -286,6 +290,7 @@ fn assemble(
         leader_changes,
         leaderless_ms: played.leaderless_ns as f64 / 1e6,
         requests,
+        timeline_ops_per_100ms: timeline,
         events_played: played.events,
         core_mapping,
         history,
