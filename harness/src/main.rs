@@ -19,6 +19,9 @@ struct Cli {
 enum Command {
     /// One run of the threaded cluster.
     Run(cli::run::RunArgs),
+    /// Linearizability of a recorded history: prints linearizable (exit 0), not
+    /// linearizable (exit 1) or unknown (exit 3).
+    Check(cli::check::CheckArgs),
 }
 
 fn main() -> ExitCode {
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => cli::run::run(&cli::run::RunArgs::default(), true),
         Some(Command::Run(args)) => cli::run::run(&args, false),
+        Some(Command::Check(args)) => cli::check::run(&args),
     };
     match result {
         Ok(code) => code,

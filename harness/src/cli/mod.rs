@@ -1,0 +1,6 @@
+//! The `pinraft` subcommands. Each module owns its clap arguments and its `run`.
+
+pub mod check;
+pub mod run;
+pub mod sim;
+pub mod sweep;
