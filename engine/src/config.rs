@@ -160,3 +160,91 @@ pub enum ConfigError {
         heartbeat_interval_ns: u64,
     },
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Node;
+
+    /// The error `validate` gives for the default config changed by `change`, checked to
+    /// be the one `Node::new` gives and to name `field` first in its message.
+    fn rejected(field: &str, change: impl FnOnce(&mut Config)) -> ConfigError {
+        let mut config = Config::default();
+        change(&mut config);
+        let error = config.validate().unwrap_err();
+        assert_eq!(Node::new(config).unwrap_err(), error);
+        let message = error.to_string();
+        assert!(message.starts_with(&format!("{field}: ")), "{message:?} does not name {field}");
+        error
+    }
+
+    // The defaults, the smallest cluster and the largest one are valid.
+    #[test]
+    fn config_defaults_and_edge_sizes_are_valid() {
+        assert_eq!(Config::default().validate(), Ok(()));
+        assert_eq!(Config::new(1, 1).validate(), Ok(()));
+        assert_eq!(Config::new(MEMBERS_MAX as NodeId, MEMBERS_MAX as u64).validate(), Ok(()));
+        let equal = Config { election_timeout_max_ns: 150_000_000, ..Config::default() };
+        assert_eq!(equal.validate(), Ok(()), "a fixed election timeout is allowed");
+    }
+
+    // Membership: non-empty, at most MEMBERS_MAX, ids from 1, no repeats, and `id` in it.
+    #[test]
+    fn config_rejects_broken_membership() {
+        assert_eq!(rejected("members", |c| c.members.clear()), ConfigError::NoMembers);
+        let too_many = MEMBERS_MAX as u64 + 1;
+        assert_eq!(
+            rejected("members", |c| c.members = (1..=too_many).collect()),
+            ConfigError::TooManyMembers { count: MEMBERS_MAX + 1 }
+        );
+        assert_eq!(
+            rejected("members", |c| c.members = vec![1, 0, 2]),
+            ConfigError::InvalidMember { id: 0 }
+        );
+        assert_eq!(
+            rejected("members", |c| c.members = vec![3, 1, 2, 3]),
+            ConfigError::DuplicateMember { id: 3 }
+        );
+        assert_eq!(rejected("id", |c| c.id = 4), ConfigError::NotAMember { id: 4 });
+        assert_eq!(rejected("id", |c| c.id = 0), ConfigError::NotAMember { id: 0 });
+    }
+
+    // Each knob that counts or measures something must be positive.
+    #[test]
+    fn config_rejects_zero_knobs_by_name() {
+        type Change = fn(&mut Config);
+        let cases: [(&'static str, Change); 4] = [
+            ("heartbeat_interval_ns", |c| c.heartbeat_interval_ns = 0),
+            ("resend_threshold_ns", |c| c.resend_threshold_ns = 0),
+            ("batch_entries_max", |c| c.batch_entries_max = 0),
+            ("inflight_batches_max", |c| c.inflight_batches_max = 0),
+        ];
+        for (field, change) in cases {
+            assert_eq!(rejected(field, change), ConfigError::Zero { field });
+        }
+    }
+
+    // Section 5.2 and 5.6: the election timeout is a range (min <= max), and its lower end
+    // must exceed the heartbeat interval, or followers would time out under a live leader.
+    #[test]
+    fn config_rejects_election_timeouts_that_cannot_work() {
+        assert_eq!(
+            rejected("election_timeout_min_ns", |c| c.election_timeout_max_ns = 100_000_000),
+            ConfigError::ElectionTimeoutRange { min_ns: 150_000_000, max_ns: 100_000_000 }
+        );
+        assert_eq!(
+            rejected("election_timeout_min_ns", |c| c.heartbeat_interval_ns = 150_000_000),
+            ConfigError::ElectionTimeoutNotAboveHeartbeat {
+                election_timeout_min_ns: 150_000_000,
+                heartbeat_interval_ns: 150_000_000,
+            }
+        );
+        assert_eq!(
+            rejected("election_timeout_min_ns", |c| c.election_timeout_min_ns = 0),
+            ConfigError::ElectionTimeoutNotAboveHeartbeat {
+                election_timeout_min_ns: 0,
+                heartbeat_interval_ns: 50_000_000,
+            }
+        );
+    }
+}

@@ -8,7 +8,7 @@ use std::hash::BuildHasherDefault;
 
 /// A fixed-key hasher: the maps are never iterated for decisions, and a fixed hasher keeps
 /// even their memory layout identical from run to run.
-type Fixed = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
+pub(crate) type Fixed = BuildHasherDefault<std::collections::hash_map::DefaultHasher>;
 
 /// The key-value store every replica applies committed requests to.
 #[derive(Debug, Default)]

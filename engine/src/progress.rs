@@ -9,6 +9,8 @@ use std::ops::Range;
 /// One append batch in flight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 struct Inflight {
+    /// The first index the batch carried: where a resend of it starts.
+    first: Index,
     /// The last index the batch carried.
     last: Index,
     /// When it was sent.
@@ -23,7 +25,8 @@ pub(crate) struct Progress {
     /// Invariant: `matched < next`. The first index the next batch would carry.
     next: Index,
     /// Batches sent and not acknowledged, oldest first.
-    /// Invariant: at most `inflight_batches_max` (1 while probing), `last` increasing.
+    /// Invariant: at most `inflight_batches_max` (1 while probing), contiguous (each
+    /// `first` is the previous `last + 1`), and `next` is the last one's `last + 1`.
     inflight: VecDeque<Inflight>,
     /// True until the follower first confirms a match in this term: until then `next` is a
     /// guess, and only one batch may be in flight.
@@ -49,8 +52,9 @@ impl Progress {
     }
 
     /// The next batch to send at `now_ns`, if any, and whether it is a resend. A batch in
-    /// flight longer than the resend threshold is given up: replication restarts after the
-    /// last confirmed match, folding in every newer entry up to the batch limit.
+    /// flight longer than the resend threshold is given up with every later one: the resend
+    /// starts where the oldest began (or after the match, if that is further on), folding in
+    /// every newer entry up to the batch limit.
     pub(crate) fn next_batch(
         &mut self,
         config: &Config,
@@ -60,8 +64,12 @@ impl Progress {
         let mut resend = false;
         if let Some(oldest) = self.inflight.front() {
             if now_ns.saturating_sub(oldest.sent_ns) >= config.resend_threshold_ns {
+                // Not `matched + 1`: while probing, the batch began past the match (at the
+                // guess the follower's hint gave), and restarting from the match would send
+                // the follower entries it holds already; for a new leader, whose match is 0,
+                // the whole log from index 1.
+                self.next = oldest.first.max(self.matched + 1);
                 self.inflight.clear();
-                self.next = self.matched + 1;
                 resend = true;
             }
         }
@@ -69,9 +77,11 @@ impl Progress {
         if self.inflight.len() >= limit || self.next > last_index {
             return None;
         }
-        let last = last_index.min(self.next + config.batch_entries_max as Index - 1);
+        // Saturating: `batch_entries_max` may be as large as `usize::MAX` ("no limit").
+        let batch_max = Index::try_from(config.batch_entries_max).unwrap_or(Index::MAX);
+        let last = last_index.min(self.next.saturating_add(batch_max - 1));
         let range = self.next..last + 1;
-        self.inflight.push_back(Inflight { last, sent_ns: now_ns });
+        self.inflight.push_back(Inflight { first: self.next, last, sent_ns: now_ns });
         self.next = last + 1;
         self.last_sent_ns = now_ns;
         Some((range, resend))
@@ -169,6 +179,17 @@ mod tests {
         assert_eq!(pr.next_batch(&cfg, 5, 99), None, "not yet past the threshold");
         assert_eq!(pr.next_batch(&cfg, 5, 100), Some((1..6, true)));
         assert_eq!(pr.deadline_ns(&cfg), 200);
+    }
+
+    #[test]
+    fn a_resent_probe_starts_where_the_probe_began_not_after_the_match() {
+        let cfg = config(8, 1);
+        let mut pr = Progress::new(100, 0);
+        assert_eq!(pr.next_batch(&cfg, 101, 0), Some((101..102, false)));
+        assert_eq!(pr.next_batch(&cfg, 103, 100), Some((101..104, true)), "not 1..9");
+        pr.on_conflict(100, 40);
+        assert_eq!(pr.next_batch(&cfg, 103, 150), Some((40..48, false)));
+        assert_eq!(pr.next_batch(&cfg, 103, 250), Some((40..48, true)));
     }
 
     #[test]

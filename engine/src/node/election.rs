@@ -95,6 +95,7 @@ impl Node {
     }
 
     fn fail_pending(&mut self) {
+        self.awaiting.clear();
         for (_, client, seq) in self.pending.drain(..) {
             self.replies.push(ClientReply { client, seq, outcome: Outcome::Fail });
         }

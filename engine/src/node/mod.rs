@@ -11,7 +11,7 @@ mod replication;
 mod tests;
 
 use crate::config::{Config, ConfigError};
-use crate::kv::Kv;
+use crate::kv::{Fixed, Kv};
 use crate::log::Log;
 use crate::message::{AckOutcome, Batch, Message};
 use crate::progress::Progress;
@@ -22,7 +22,7 @@ use crate::types::{
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::ops::Range;
 use std::sync::Arc;
 
@@ -83,6 +83,10 @@ pub struct Node {
     progress: Vec<Progress>,
     /// Leader: requests this leader appended and has yet to answer, by index.
     pending: VecDeque<(Index, ClientId, Seq)>,
+    /// Leader: per client, the (seq, index) of its latest request in `pending`, so that a
+    /// retry of a request still in flight is neither appended nor answered a second time.
+    /// Invariant: every pair here is in `pending`; emptied with it on stepping down.
+    awaiting: HashMap<ClientId, (Seq, Index), Fixed>,
     /// Messages queued per member position for the next `Ready`.
     outbox: Vec<Vec<Message>>,
     replies: Vec<ClientReply>,
@@ -116,6 +120,7 @@ impl Node {
             votes: 0,
             progress: Vec::new(),
             pending: VecDeque::new(),
+            awaiting: HashMap::default(),
             outbox: vec![Vec::new(); members],
             replies: Vec::new(),
             stats: Stats::default(),
@@ -160,8 +165,9 @@ impl Node {
     }
 
     /// Submits a client request. A leader appends it and returns its index (or answers at
-    /// once if the request was applied already); any other node answers `Redirect` with
-    /// its best guess of the leader.
+    /// once if the request was applied already, or returns the index of the copy it appended
+    /// already if the request is a retry still in flight); any other node answers `Redirect`
+    /// with its best guess of the leader.
     pub fn propose(&mut self, request: ClientRequest) -> Option<Index> {
         if self.role != Role::Leader {
             let outcome = Outcome::Redirect(self.leader);
@@ -172,8 +178,16 @@ impl Node {
             self.replies.push(ClientReply { client: request.client, seq: request.seq, outcome });
             return None;
         }
+        // A retry of a request this leader already appended: the answer will come when that
+        // copy commits. Appending another would replicate it twice and answer it twice.
+        if let Some(&(seq, index)) = self.awaiting.get(&request.client) {
+            if seq == request.seq {
+                return Some(index);
+            }
+        }
         let index = self.log.last_index() + 1;
         self.pending.push_back((index, request.client, request.seq));
+        self.awaiting.insert(request.client, (request.seq, index));
         let payload = Payload::Request(Arc::new(request));
         self.log.push(Entry { term: self.term, index, payload });
         Some(index)
@@ -191,13 +205,16 @@ impl Node {
             hard_state
         });
         let from = self.config.id;
-        let messages = self
+        let mut messages: Vec<Batch> = self
             .outbox
             .iter_mut()
             .zip(&self.config.members)
             .filter(|(queue, _)| !queue.is_empty())
             .map(|(queue, &to)| Batch { from, to, messages: std::mem::take(queue) })
             .collect();
+        // `Ready` promises ascending destinations, but `members` may be in any order. At most
+        // MEMBERS_MAX - 1 batches, usually sorted already: the sort costs a pass.
+        messages.sort_unstable_by_key(|b| b.to);
         let committed = self.committed_from..self.applied + 1;
         self.committed_from = committed.end;
         Ready {

@@ -169,6 +169,9 @@ impl Node {
             let outcome = self.kv.apply(request);
             if self.role == Role::Leader && self.pending.front().is_some_and(|p| p.0 == index) {
                 let (_, client, seq) = self.pending.pop_front().expect("checked");
+                if self.awaiting.get(&client).is_some_and(|&(s, _)| s == seq) {
+                    self.awaiting.remove(&client);
+                }
                 self.replies.push(ClientReply { client, seq, outcome });
             }
         }

@@ -12,11 +12,12 @@ mod determinism;
 mod election;
 mod flow;
 mod replication;
+mod safety;
 mod zero_copy;
 
 use crate::{
-    AckOutcome, Batch, ClientReply, ClientRequest, Config, Entry, HardState, Index, Message,
-    Node, NodeId, Op, Outcome, Payload, Ready, Role, Term, NONE,
+    AckOutcome, Batch, ClientReply, ClientRequest, Config, Entry, HardState, Index, Message, Node,
+    NodeId, Op, Outcome, Payload, Ready, Role, Term, NONE,
 };
 use bytes::Bytes;
 use std::sync::Arc;
@@ -48,7 +49,12 @@ pub(super) fn put(client: u64, seq: u64, key: &'static str, value: &'static str)
     ClientRequest { client, seq, op }
 }
 
-pub(super) fn append_op(client: u64, seq: u64, key: &'static str, value: &'static str) -> ClientRequest {
+pub(super) fn append_op(
+    client: u64,
+    seq: u64,
+    key: &'static str,
+    value: &'static str,
+) -> ClientRequest {
     let op = Op::Append {
         key: Bytes::from_static(key.as_bytes()),
         value: Bytes::from_static(value.as_bytes()),
@@ -98,7 +104,12 @@ pub(super) fn vote(term: Term, granted: bool) -> Message {
 }
 
 /// An append after the entry `prev` = (index, term).
-pub(super) fn append(term: Term, prev: (Index, Term), entries: Vec<Entry>, commit: Index) -> Message {
+pub(super) fn append(
+    term: Term,
+    prev: (Index, Term),
+    entries: Vec<Entry>,
+    commit: Index,
+) -> Message {
     Message::Append { term, prev_index: prev.0, prev_term: prev.1, entries, commit }
 }
 
@@ -326,7 +337,9 @@ impl Net {
         self.delivered
             .iter()
             .flat_map(|b| &b.messages)
-            .filter(|m| matches!(m, Message::AppendAck { outcome: AckOutcome::Conflict { .. }, .. }))
+            .filter(|m| {
+                matches!(m, Message::AppendAck { outcome: AckOutcome::Conflict { .. }, .. })
+            })
             .count()
     }
 }
