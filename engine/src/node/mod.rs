@@ -168,7 +168,11 @@ impl Node {
     /// once if the request was applied already, or returns the index of the copy it appended
     /// already if the request is a retry still in flight); any other node answers `Redirect`
     /// with its best guess of the leader.
-    pub fn propose(&mut self, request: ClientRequest) -> Option<Index> {
+    ///
+    /// The request may come as an `Arc` the client keeps for its retries: the log then
+    /// shares it too, and proposing allocates nothing.
+    pub fn propose(&mut self, request: impl Into<Arc<ClientRequest>>) -> Option<Index> {
+        let request = request.into();
         if self.role != Role::Leader {
             let outcome = Outcome::Redirect(self.leader);
             self.replies.push(ClientReply { client: request.client, seq: request.seq, outcome });
@@ -188,8 +192,7 @@ impl Node {
         let index = self.log.last_index() + 1;
         self.pending.push_back((index, request.client, request.seq));
         self.awaiting.insert(request.client, (request.seq, index));
-        let payload = Payload::Request(Arc::new(request));
-        self.log.push(Entry { term: self.term, index, payload });
+        self.log.push(Entry { term: self.term, index, payload: Payload::Request(request) });
         Some(index)
     }
 

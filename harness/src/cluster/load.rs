@@ -111,10 +111,11 @@ impl LoadThread {
             let wait = Duration::from_nanos(deadline.saturating_sub(now));
             match self.inbox.recv_timeout(wait) {
                 Ok(replies) => {
-                    let now = self.clock.now_ns();
-                    self.on_replies(replies, now, &mut st);
+                    self.on_replies(replies, self.clock.now_ns(), &mut st);
+                    // Each batch reads the clock again: a reply to an operation started a
+                    // moment ago must not be timed with the older reading.
                     while let Ok(more) = self.inbox.try_recv() {
-                        self.on_replies(more, now, &mut st);
+                        self.on_replies(more, self.clock.now_ns(), &mut st);
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
