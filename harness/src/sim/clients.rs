@@ -1,0 +1,122 @@
+//! The logical clients inside the simulator: when they start operations, how their
+//! requests and retries travel, their timeouts, and the history of what they saw. The
+//! decisions themselves are `workload::Client`'s, shared with the threaded cluster.
+
+use super::queue::Kind;
+use super::simulator::Simulator;
+use crate::history::{OpKind, Operation, Outcome as HistoryOutcome};
+use crate::workload::{random_op, Completed, Next};
+use bytes::Bytes;
+use pinraft_engine::{ClientId, ClientReply, ClientRequest, NodeId, Op};
+
+/// After a redirect with no leader known, a client waits this long before trying the next
+/// node, so a leaderless cluster is not flooded with requests.
+pub const CLIENT_BACKOFF_NS: u64 = 10_000_000;
+
+impl Simulator {
+    /// Starts the client's next operation, unless the quiet phase stopped new ones.
+    pub(super) fn client_start(&mut self, client: ClientId) {
+        if self.quiet {
+            return;
+        }
+        let k = client as usize - 1;
+        let seq = self.clients[k].next_seq();
+        let op = random_op(&mut self.rng, &self.cfg.workload, client, seq);
+        let (to, request) = self.clients[k].start(op, self.now_ns);
+        self.outstanding += 1;
+        self.client_send(client, to, request);
+    }
+
+    /// Puts a request on the network (delayed, never lost) and re-arms the client's timeout.
+    fn client_send(&mut self, client: ClientId, to: NodeId, request: ClientRequest) {
+        let delay = self.network.delay(&mut self.rng);
+        self.queue.push(self.now_ns + delay, Kind::Request { to, request });
+        let k = client as usize - 1;
+        self.client_gen[k] += 1;
+        if let Some(at) = self.clients[k].deadline_ns(self.cfg.client_timeout_ns) {
+            self.queue.push(at, Kind::ClientTimer { client, gen: self.client_gen[k] });
+        }
+    }
+
+    pub(super) fn on_client_reply(&mut self, reply: ClientReply) {
+        let k = reply.client as usize - 1;
+        let next =
+            self.clients[k].on_reply(&reply, self.now_ns, CLIENT_BACKOFF_NS, &mut self.counts);
+        self.follow(reply.client, next);
+    }
+
+    /// The client's timeout came due (stale ones never get here: `Simulator::is_stale`).
+    pub(super) fn on_client_timer(&mut self, client: ClientId) {
+        let k = client as usize - 1;
+        let next =
+            self.clients[k].on_tick(self.now_ns, self.cfg.client_timeout_ns, &mut self.counts);
+        self.follow(client, next);
+    }
+
+    /// A retry decided earlier is due (stale ones never get here).
+    pub(super) fn on_client_send(&mut self, client: ClientId, to: NodeId, request: ClientRequest) {
+        self.clients[client as usize - 1].sent(to, self.now_ns);
+        self.client_send(client, to, request);
+    }
+
+    /// Carries out a client's decision.
+    fn follow(&mut self, client: ClientId, next: Next) {
+        let k = client as usize - 1;
+        match next {
+            Next::Ignore => {}
+            Next::Done(completed) => {
+                self.outstanding -= 1;
+                self.client_gen[k] += 1;
+                if self.cfg.record_history {
+                    self.history.push(operation(
+                        &completed.request,
+                        completed.call_ns,
+                        Some(&completed),
+                    ));
+                }
+                self.client_start(client);
+            }
+            Next::Retry { to, at_ns, request } if at_ns <= self.now_ns => {
+                self.client_send(client, to, request)
+            }
+            Next::Retry { to, at_ns, request } => {
+                self.client_gen[k] += 1;
+                let gen = self.client_gen[k];
+                self.queue.push(at_ns, Kind::ClientSend { client, gen, to, request });
+            }
+        }
+    }
+
+    /// The recorded history, with every operation still outstanding as `unknown`.
+    pub(super) fn history_with_unanswered(&self) -> Vec<crate::history::Operation> {
+        if !self.cfg.record_history {
+            return Vec::new();
+        }
+        let mut history = self.history.clone();
+        let pending = self.clients.iter().filter_map(|c| c.outstanding());
+        history.extend(pending.map(|out| operation(&out.request, out.call_ns, None)));
+        history
+    }
+}
+
+/// One history record (DESIGN.md, "Conventions"): `done` is the completion, if any.
+fn operation(request: &ClientRequest, call_ns: u64, done: Option<&Completed>) -> Operation {
+    let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+    let (op, value) = match &request.op {
+        Op::Get { .. } => (OpKind::Get, None),
+        Op::Put { value, .. } => (OpKind::Put, Some(text(value))),
+        Op::Append { value, .. } => (OpKind::Append, Some(text(value))),
+    };
+    let output = done.and_then(|d| d.output.as_ref()).map(text);
+    Operation {
+        client: request.client,
+        seq: request.seq,
+        op,
+        key: text(request.op.key()),
+        value,
+        output: if op == OpKind::Get { output } else { None },
+        call_ns,
+        return_ns: done.map(|d| d.return_ns),
+        outcome: if done.is_some() { HistoryOutcome::Ok } else { HistoryOutcome::Unknown },
+    }
+}

@@ -1,0 +1,251 @@
+//! `SimConfig`: every parameter of a simulated run, its defaults, its validation, and the
+//! two ways it is printed back: the `seed=` parameter line and the `pinraft sim` command
+//! that replays the run.
+
+use crate::args::{self, Action, Event, PPM};
+use crate::workload::WorkloadSpec;
+use pinraft_engine::{Config, NodeId, MEMBERS_MAX};
+use serde::Serialize;
+
+/// Most logical clients in one run.
+pub const CLIENTS_MAX: u64 = 10_000;
+
+/// The default quiet phase lasts this many maximal election timeouts: room for several
+/// failed elections, a winner, and every outstanding request to be retried and answered.
+pub const QUIET_ELECTION_TIMEOUTS: u64 = 20;
+
+/// Every parameter of a run. One seed derives every random choice; the rest is spelled out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SimConfig {
+    /// The seed of the run's one RNG.
+    pub seed: u64,
+    /// Cluster size; node ids are 1..=nodes.
+    pub nodes: u64,
+    /// Probability (ppm) that a packet between nodes is lost, in the fault phase.
+    pub loss_ppm: u32,
+    /// Probability (ppm) that a packet is delivered twice, in the fault phase.
+    pub dup_ppm: u32,
+    /// Probability (ppm) that a packet is held back so later ones overtake it.
+    pub reorder_ppm: u32,
+    /// Shortest network delay, for every packet, request and reply.
+    pub delay_min_ns: u64,
+    /// Longest network delay.
+    pub delay_max_ns: u64,
+    /// Length of the fault phase.
+    pub duration_ns: u64,
+    /// Longest quiet phase: the run ends earlier once every request is answered.
+    pub quiet_ns: u64,
+    /// Logical clients, ids 1..=clients, each with one request outstanding.
+    pub clients: u64,
+    /// Keys, get/put mix and value size.
+    pub workload: WorkloadSpec,
+    /// A client retries at another node after waiting this long for a reply.
+    pub client_timeout_ns: u64,
+    /// Timed faults of the fault phase.
+    pub events: Vec<Event>,
+    /// Engine knob (pinraft_engine::Config).
+    pub election_timeout_min_ns: u64,
+    /// Engine knob.
+    pub election_timeout_max_ns: u64,
+    /// Engine knob.
+    pub heartbeat_interval_ns: u64,
+    /// Engine knob.
+    pub resend_threshold_ns: u64,
+    /// Engine knob.
+    pub batch_entries_max: usize,
+    /// Engine knob.
+    pub inflight_batches_max: usize,
+    /// Keep every client operation for the history (`SimReport::history`).
+    #[serde(skip)]
+    pub record_history: bool,
+    /// Keep one readable line per event (`SimReport::trace`).
+    #[serde(skip)]
+    pub record_trace: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> SimConfig {
+        let engine = Config::default();
+        SimConfig {
+            seed: 0,
+            nodes: 3,
+            loss_ppm: 0,
+            dup_ppm: 0,
+            reorder_ppm: 0,
+            delay_min_ns: 1_000_000,
+            delay_max_ns: 5_000_000,
+            duration_ns: 10_000_000_000,
+            quiet_ns: QUIET_ELECTION_TIMEOUTS * engine.election_timeout_max_ns,
+            clients: 8,
+            workload: WorkloadSpec { keys: 16, get_ppm: PPM / 2, value_size: 16 },
+            client_timeout_ns: 500_000_000,
+            events: Vec::new(),
+            election_timeout_min_ns: engine.election_timeout_min_ns,
+            election_timeout_max_ns: engine.election_timeout_max_ns,
+            heartbeat_interval_ns: engine.heartbeat_interval_ns,
+            resend_threshold_ns: engine.resend_threshold_ns,
+            batch_entries_max: engine.batch_entries_max,
+            inflight_batches_max: engine.inflight_batches_max,
+            record_history: false,
+            record_trace: false,
+        }
+    }
+}
+
+impl SimConfig {
+    /// The engine configuration of node `id`; `seed` is derived from the run's RNG.
+    pub fn engine_config(&self, id: NodeId, seed: u64) -> Config {
+        Config {
+            id,
+            members: (1..=self.nodes).collect(),
+            election_timeout_min_ns: self.election_timeout_min_ns,
+            election_timeout_max_ns: self.election_timeout_max_ns,
+            heartbeat_interval_ns: self.heartbeat_interval_ns,
+            resend_threshold_ns: self.resend_threshold_ns,
+            batch_entries_max: self.batch_entries_max,
+            inflight_batches_max: self.inflight_batches_max,
+            seed,
+        }
+    }
+
+    /// Checks every rule; the error is one line fit for stderr.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(1..=MEMBERS_MAX as u64).contains(&self.nodes) {
+            return Err(format!("nodes: {} is out of range 1..={MEMBERS_MAX}", self.nodes));
+        }
+        if !(1..=CLIENTS_MAX).contains(&self.clients) {
+            return Err(format!("clients: {} is out of range 1..={CLIENTS_MAX}", self.clients));
+        }
+        for (name, ppm) in
+            [("loss", self.loss_ppm), ("dup", self.dup_ppm), ("reorder", self.reorder_ppm)]
+        {
+            if ppm > PPM {
+                return Err(format!("{name}: {ppm} ppm is above 100%"));
+            }
+        }
+        if self.workload.get_ppm > PPM {
+            return Err(format!("mix: {} ppm is above 100%", self.workload.get_ppm));
+        }
+        if self.delay_min_ns > self.delay_max_ns {
+            return Err("delay: the minimum is above the maximum".to_string());
+        }
+        if self.duration_ns == 0 || self.client_timeout_ns == 0 || self.workload.keys == 0 {
+            return Err("duration, client timeout and keys must be greater than zero".to_string());
+        }
+        self.engine_config(1, 0).validate().map_err(|e| format!("engine config: {e}"))?;
+        self.validate_events()
+    }
+
+    fn validate_events(&self) -> Result<(), String> {
+        args::check_event_nodes(&self.events, self.nodes)?;
+        for event in &self.events {
+            if let Action::Restart(_) = event.action {
+                return Err(format!(
+                    "event '{event}': restart needs durable storage, not supported yet"
+                ));
+            }
+            if event.at_ns >= self.duration_ns {
+                return Err(format!(
+                    "event '{event}': after the fault phase, which ends at {}",
+                    args::format_duration(self.duration_ns)
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// The parameter line printed first: `seed=N` and every parameter.
+    pub fn describe(&self) -> String {
+        let fields = self.flags();
+        let pairs: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        pairs.join(" ")
+    }
+
+    /// The `pinraft sim` command that replays this run, every parameter spelled out.
+    pub fn command_line(&self) -> String {
+        let mut line = String::from("pinraft sim");
+        for (flag, value) in self.flags() {
+            if flag == "events" && self.events.is_empty() {
+                continue;
+            }
+            line.push_str(&format!(" --{flag} {value}"));
+        }
+        line
+    }
+
+    /// Every parameter as (flag name, value in the flag's syntax).
+    fn flags(&self) -> Vec<(&'static str, String)> {
+        let d = args::format_duration;
+        let p = args::format_ppm;
+        let events: Vec<String> = self.events.iter().map(|e| e.to_string()).collect();
+        let events = if events.is_empty() { "none".to_string() } else { events.join(",") };
+        vec![
+            ("seed", self.seed.to_string()),
+            ("nodes", self.nodes.to_string()),
+            ("duration", d(self.duration_ns)),
+            ("quiet", d(self.quiet_ns)),
+            ("clients", self.clients.to_string()),
+            ("loss", p(self.loss_ppm)),
+            ("dup", p(self.dup_ppm)),
+            ("reorder", p(self.reorder_ppm)),
+            ("delay", format!("{}-{}", d(self.delay_min_ns), d(self.delay_max_ns))),
+            ("events", events),
+            ("keys", self.workload.keys.to_string()),
+            ("mix", p(self.workload.get_ppm)),
+            ("value-size", self.workload.value_size.to_string()),
+            ("client-timeout", d(self.client_timeout_ns)),
+            (
+                "election-timeout",
+                format!("{}-{}", d(self.election_timeout_min_ns), d(self.election_timeout_max_ns)),
+            ),
+            ("heartbeat", d(self.heartbeat_interval_ns)),
+            ("resend", d(self.resend_threshold_ns)),
+            ("batch", self.batch_entries_max.to_string()),
+            ("inflight", self.inflight_batches_max.to_string()),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_the_command_line_spells_everything_out() {
+        let cfg = SimConfig::default();
+        assert_eq!(cfg.validate(), Ok(()));
+        assert_eq!(
+            cfg.command_line(),
+            "pinraft sim --seed 0 --nodes 3 --duration 10s --quiet 6s --clients 8 --loss 0% \
+             --dup 0% --reorder 0% --delay 1ms-5ms --keys 16 --mix 50% --value-size 16 \
+             --client-timeout 500ms --election-timeout 150ms-300ms --heartbeat 50ms \
+             --resend 20ms --batch 256 --inflight 1"
+        );
+        assert!(cfg.describe().starts_with("seed=0 nodes=3 duration=10s"));
+    }
+
+    #[test]
+    fn bad_configurations_are_one_line_errors() {
+        let events = |text: &str| SimConfig {
+            events: args::parse_events(text).unwrap(),
+            ..SimConfig::default()
+        };
+        let cases = [
+            (SimConfig { nodes: 0, ..SimConfig::default() }, "nodes"),
+            (SimConfig { nodes: 65, ..SimConfig::default() }, "nodes"),
+            (SimConfig { clients: 0, ..SimConfig::default() }, "clients"),
+            (SimConfig { loss_ppm: PPM + 1, ..SimConfig::default() }, "loss"),
+            (
+                SimConfig { heartbeat_interval_ns: 500_000_000, ..SimConfig::default() },
+                "engine config",
+            ),
+            (events("crash:4@1s"), "out of range"),
+            (events("restart:1@1s"), "durable storage"),
+            (events("heal@10s"), "after the fault phase"),
+        ];
+        for (cfg, want) in cases {
+            let err = cfg.validate().unwrap_err();
+            assert!(err.contains(want) && !err.contains('\n'), "{err}");
+        }
+    }
+}

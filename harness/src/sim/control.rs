@@ -1,0 +1,112 @@
+//! The control surface of a `Simulator` for tests and fault events: crash a node, cut
+//! links, heal, restart a node with amnesia, and read who leads.
+
+use super::invariants::Invariants;
+use super::simulator::{End, Simulator};
+use pinraft_engine::{quorum, Node, NodeId, Role};
+
+impl Simulator {
+    /// Stops node `id` for good: it is never stepped or ticked again, and packets and
+    /// requests still on their way to it are dropped on arrival.
+    pub fn crash(&mut self, id: NodeId) {
+        let i = self.position(id);
+        if !self.crashed[i] {
+            self.crashed[i] = true;
+            self.timer_gen[i] += 1;
+            self.timer_at[i] = u64::MAX;
+        }
+    }
+
+    /// Restarts node `id` with nothing: term 0, no vote, an empty log. Deliberately unsafe
+    /// (Raft's safety rests on durable term, vote and log, Figure 2): it exists so tests can
+    /// show that the invariants catch the violations a forgetful node causes.
+    pub fn restart_with_amnesia(&mut self, id: NodeId) {
+        let i = self.position(id);
+        let config = self.cfg.engine_config(id, self.engine_seed);
+        let mut node = Node::new(config).expect("validated when the simulator was built");
+        node.tick(self.now_ns);
+        self.nodes[i] = node;
+        self.crashed[i] = false;
+        self.timer_at[i] = u64::MAX;
+        self.invariants.forget(id);
+        self.reschedule_timer(i);
+    }
+
+    /// The index of node `id` in the per-node vectors. An id outside 1..=n is a bug in the
+    /// caller (events are validated against the cluster size before the run).
+    fn position(&self, id: NodeId) -> usize {
+        assert!((1..=self.nodes.len() as NodeId).contains(&id), "node {id} is not in the cluster");
+        id as usize - 1
+    }
+
+    /// The live leader with the highest term, if any.
+    pub fn current_leader(&self) -> Option<NodeId> {
+        self.live_nodes()
+            .filter(|n| n.role() == Role::Leader)
+            .max_by_key(|n| n.term())
+            .map(|n| n.id())
+    }
+
+    /// A leader a majority of the cluster follows in its term.
+    pub fn stable_leader(&self) -> Option<NodeId> {
+        let leader = self.current_leader()?;
+        let term = self.node(leader).term();
+        let followers =
+            self.live_nodes().filter(|n| n.term() == term && n.leader() == leader).count();
+        (followers >= quorum::majority(self.nodes.len())).then_some(leader)
+    }
+
+    fn live_nodes(&self) -> impl Iterator<Item = &Node> + '_ {
+        self.nodes.iter().zip(&self.crashed).filter(|(_, &c)| !c).map(|(n, _)| n)
+    }
+
+    /// Node `id` (1..=n).
+    pub fn node(&self, id: NodeId) -> &Node {
+        &self.nodes[self.position(id)]
+    }
+
+    /// Whether node `id` crashed.
+    pub fn is_crashed(&self, id: NodeId) -> bool {
+        self.crashed[self.position(id)]
+    }
+
+    /// Cuts the one-way link `from -> to` (until the next heal or the quiet phase).
+    pub fn cut_link(&mut self, from: NodeId, to: NodeId) {
+        self.network.cut_link(from, to);
+    }
+
+    /// Cuts node `id` off from every other node, both ways.
+    pub fn isolate(&mut self, id: NodeId) {
+        self.network.partition(&[id]);
+    }
+
+    /// Removes every cut.
+    pub fn heal(&mut self) {
+        self.network.heal();
+    }
+
+    /// The current virtual time.
+    pub fn now_ns(&self) -> u64 {
+        self.now_ns
+    }
+
+    /// Whether the quiet phase has begun.
+    pub fn is_quiet(&self) -> bool {
+        self.quiet
+    }
+
+    /// Why the run ended (`Running` until it has).
+    pub fn end(&self) -> End {
+        self.end
+    }
+
+    /// The invariant checker, for tests that inspect it.
+    pub fn invariants(&self) -> &Invariants {
+        &self.invariants
+    }
+
+    /// Events still queued.
+    pub fn queued(&self) -> usize {
+        self.queue.len()
+    }
+}

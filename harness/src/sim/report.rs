@@ -1,0 +1,196 @@
+//! `SimReport`: the figures of one simulated run, as JSON (DESIGN.md's keys) and as the
+//! aligned plain-text summary `pinraft sim` prints.
+
+use super::config::SimConfig;
+use super::network::{BatchCounts, MessageCounts};
+use super::simulator::{End, Simulator, EVENTS_MAX};
+use super::trace::format_time;
+use crate::history::Operation;
+use crate::workload::RequestCounts;
+use pinraft_engine::NodeId;
+use serde::Serialize;
+use std::fmt::Write;
+
+/// The version of the JSON below; bumped when a key changes meaning or disappears.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// Everything a run measured and found.
+#[derive(Clone, Debug, Serialize)]
+pub struct SimReport {
+    /// [`SCHEMA_VERSION`].
+    pub schema_version: u32,
+    /// The command that replays this run.
+    pub reproduce: String,
+    /// The seed.
+    pub seed: u64,
+    /// Every parameter.
+    pub config: SimConfig,
+    /// FNV-1a 64 of every event processed, 16 hex digits.
+    pub trace_hash: String,
+    /// Distinct client requests committed.
+    pub ops_committed: u64,
+    /// Log entries committed (requests, retries committed twice, leaders' no-ops).
+    pub entries_committed: u64,
+    /// Requests by outcome (DESIGN.md, "Conventions").
+    pub requests: RequestCounts,
+    /// Elections started (campaigns, summed over nodes).
+    pub elections: u64,
+    /// Terms that elected a leader.
+    pub leaders_elected: u64,
+    /// Raft messages sent and dropped.
+    pub messages: MessageCounts,
+    /// Packets (batches) sent, dropped and duplicated.
+    pub batches: BatchCounts,
+    /// Safety violations, empty when every invariant held.
+    pub violations: Vec<String>,
+    /// True when something was unanswered or no leader was in charge at the end.
+    pub liveness_failure: bool,
+    /// What failed to converge, empty when live.
+    pub liveness_problems: Vec<String>,
+    /// The leader at the end (0: none).
+    pub leader: NodeId,
+    /// Nodes crashed during the run.
+    pub crashed: Vec<NodeId>,
+    /// What each fault event did.
+    pub events_applied: Vec<String>,
+    /// Virtual time at the end of the run.
+    pub end_ns: u64,
+    /// Events processed.
+    pub events_processed: u64,
+    /// Why the run ended.
+    pub end: End,
+    /// Every client operation, when `record_history` was set (not part of the JSON).
+    #[serde(skip)]
+    pub history: Vec<Operation>,
+    /// One line per event, when `record_trace` was set (not part of the JSON).
+    #[serde(skip)]
+    pub trace: Vec<String>,
+}
+
+impl SimReport {
+    /// No violation and nothing left unanswered.
+    pub fn passed(&self) -> bool {
+        self.violations.is_empty() && !self.liveness_failure
+    }
+
+    /// "ok", "FAILED", or "not checked" when the run stopped at a violation.
+    pub fn liveness(&self) -> &'static str {
+        match (self.liveness_failure, self.end) {
+            (true, _) => "FAILED",
+            (false, End::Violation) => "not checked",
+            (false, _) => "ok",
+        }
+    }
+
+    /// The aligned plain-text summary, one figure per line, ending with the trace hash.
+    pub fn summary(&self) -> String {
+        let r = &self.requests;
+        let rows: Vec<(&str, String)> = vec![
+            ("ops committed", self.ops_committed.to_string()),
+            ("entries committed", self.entries_committed.to_string()),
+            ("requests answered", r.answered.to_string()),
+            ("requests unanswered", r.unanswered.to_string()),
+            ("replies ok", r.ok.to_string()),
+            ("replies redirect", r.redirect.to_string()),
+            ("replies fail", r.fail.to_string()),
+            ("client timeouts", r.timeout.to_string()),
+            ("elections", self.elections.to_string()),
+            ("leaders elected", self.leaders_elected.to_string()),
+            ("leader at end", node_or_none(self.leader)),
+            ("crashed", list_or_none(&self.crashed)),
+            ("messages sent", self.messages.sent.to_string()),
+            ("messages dropped", self.messages.dropped.to_string()),
+            ("packets sent", self.batches.sent.to_string()),
+            ("packets dropped", self.batches.dropped.to_string()),
+            ("packets duplicated", self.batches.duplicated.to_string()),
+            ("virtual time", format_time(self.end_ns)),
+            ("events processed", self.events_processed.to_string()),
+            ("violations", self.violations.len().to_string()),
+            ("end of run", self.end.as_str().to_string()),
+            ("liveness", self.liveness().to_string()),
+            ("trace hash", self.trace_hash.clone()),
+        ];
+        let mut out = String::new();
+        for (name, value) in rows {
+            let _ = writeln!(out, "{name:<22}{value:>20}");
+        }
+        for line in &self.events_applied {
+            let _ = writeln!(out, "event: {line}");
+        }
+        for line in &self.violations {
+            let _ = writeln!(out, "violation: {line}");
+        }
+        for line in &self.liveness_problems {
+            let _ = writeln!(out, "liveness: {line}");
+        }
+        out
+    }
+}
+
+fn node_or_none(node: NodeId) -> String {
+    if node == 0 {
+        "none".to_string()
+    } else {
+        node.to_string()
+    }
+}
+
+fn list_or_none(nodes: &[NodeId]) -> String {
+    if nodes.is_empty() {
+        return "none".to_string();
+    }
+    nodes.iter().map(|n| n.to_string()).collect::<Vec<_>>().join(",")
+}
+
+impl Simulator {
+    /// The report of the run so far (call it after [`Simulator::run_to_end`]).
+    pub fn report(&self) -> SimReport {
+        let mut requests = self.counts;
+        requests.unanswered = self.outstanding;
+        let leader = self.stable_leader();
+        let liveness_problems = self.liveness_problems(leader);
+        SimReport {
+            schema_version: SCHEMA_VERSION,
+            reproduce: self.cfg.command_line(),
+            seed: self.cfg.seed,
+            config: self.cfg.clone(),
+            trace_hash: format!("{:016x}", self.trace.hash()),
+            ops_committed: self.invariants.ops_committed(),
+            entries_committed: self.invariants.entries_committed(),
+            requests,
+            elections: self.nodes.iter().map(|n| n.stats().elections).sum(),
+            leaders_elected: self.invariants.leaders_elected(),
+            messages: self.network.messages,
+            batches: self.network.batches,
+            violations: self.invariants.violations(),
+            liveness_failure: !liveness_problems.is_empty(),
+            liveness_problems,
+            leader: leader.unwrap_or(0),
+            crashed: (1..=self.cfg.nodes).filter(|&n| self.is_crashed(n)).collect(),
+            events_applied: self.events_applied.clone(),
+            end_ns: self.now_ns,
+            events_processed: self.events_processed,
+            history: self.history_with_unanswered(),
+            end: self.end,
+            trace: self.trace.lines().to_vec(),
+        }
+    }
+
+    /// What failed to converge. Not judged after a violation: the run stopped early.
+    fn liveness_problems(&self, leader: Option<NodeId>) -> Vec<String> {
+        let mut problems = Vec::new();
+        if self.end == End::Violation {
+            return problems;
+        }
+        if self.outstanding > 0 {
+            problems.push(format!("{} requests unanswered at the end", self.outstanding));
+        }
+        if leader.is_none() {
+            problems.push("no leader followed by a majority at the end".to_string());
+        }
+        if self.end == End::EventBudget {
+            problems.push(format!("the run hit the bound of {EVENTS_MAX} events"));
+        }
+        problems
+    }
+}

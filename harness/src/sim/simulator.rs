@@ -1,0 +1,331 @@
+//! `Simulator`: one thread, a virtual clock, the event queue and one seeded RNG driving `n`
+//! engine nodes, the network between them and the logical clients. After every event the
+//! node it touched is checked against the invariants. Tests can step it by hand and inject
+//! faults between steps; [`super::run`] simply steps it to the end.
+//!
+//! It never reads a clock, spawns a thread or iterates a hash map: the same configuration
+//! gives the same sequence of events, the same trace hash and the same report.
+
+use super::config::SimConfig;
+use super::invariants::Invariants;
+use super::network::{Faults, Network};
+use super::queue::{EventQueue, Kind};
+use super::trace::{describe, Trace};
+use crate::history::Operation;
+use crate::workload::{Client, RequestCounts};
+use pinraft_engine::{Batch, Node, NodeId};
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+/// Most `ready`/`advance` rounds one input may cause; more means the node never settles.
+pub const READY_ROUNDS_MAX: usize = 64;
+
+/// Most events in one run, a bound on a run that would otherwise never end.
+pub const EVENTS_MAX: u64 = 20_000_000;
+
+/// Why a run ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum End {
+    /// Still running.
+    Running,
+    /// Quiet phase, every request answered and a leader in charge.
+    Converged,
+    /// The quiet phase ran out.
+    QuietTimeUp,
+    /// Nothing left to happen.
+    QueueEmpty,
+    /// [`EVENTS_MAX`] reached.
+    EventBudget,
+    /// An invariant broke: the run stops at the event that broke it, since the nodes'
+    /// states are no longer ones Raft can reach (and the engine's own assertions may fire).
+    Violation,
+}
+
+impl End {
+    /// The name used in text and JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            End::Running => "running",
+            End::Converged => "converged",
+            End::QuietTimeUp => "quiet-time-up",
+            End::QueueEmpty => "queue-empty",
+            End::EventBudget => "event-budget",
+            End::Violation => "violation",
+        }
+    }
+}
+
+/// A simulated cluster, stepped one event at a time.
+#[derive(Debug)]
+pub struct Simulator {
+    pub(super) cfg: SimConfig,
+    pub(super) rng: ChaCha8Rng,
+    pub(super) now_ns: u64,
+    pub(super) queue: EventQueue,
+    pub(super) nodes: Vec<Node>,
+    /// The seed every node's engine config carries.
+    pub(super) engine_seed: u64,
+    pub(super) crashed: Vec<bool>,
+    /// Per node: the generation of its one live timer event, and when it is due.
+    pub(super) timer_gen: Vec<u64>,
+    pub(super) timer_at: Vec<u64>,
+    pub(super) network: Network,
+    pub(super) clients: Vec<Client>,
+    /// Per client: the generation of its live timer or delayed send.
+    pub(super) client_gen: Vec<u64>,
+    pub(super) counts: RequestCounts,
+    /// Clients with an operation in flight.
+    pub(super) outstanding: u64,
+    pub(super) quiet: bool,
+    pub(super) invariants: Invariants,
+    pub(super) trace: Trace,
+    pub(super) history: Vec<Operation>,
+    pub(super) events_applied: Vec<String>,
+    pub(super) events_processed: u64,
+    pub(super) end: End,
+}
+
+impl Simulator {
+    /// A cluster at time 0: every node a follower, every client about to start, the fault
+    /// events and the end of the fault phase queued.
+    pub fn new(cfg: &SimConfig) -> Result<Simulator, String> {
+        cfg.validate()?;
+        let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        let engine_seed: u64 = rng.gen();
+        let nodes = (1..=cfg.nodes)
+            .map(|id| {
+                Node::new(cfg.engine_config(id, engine_seed))
+                    .map_err(|e| format!("engine config: {e}"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let clients = (1..=cfg.clients)
+            .map(|c| Client::new(c, cfg.nodes, rng.gen_range(1..=cfg.nodes)))
+            .collect();
+        let faults = Faults {
+            loss_ppm: cfg.loss_ppm,
+            dup_ppm: cfg.dup_ppm,
+            reorder_ppm: cfg.reorder_ppm,
+            delay_min_ns: cfg.delay_min_ns,
+            delay_max_ns: cfg.delay_max_ns,
+        };
+        let n = cfg.nodes as usize;
+        let mut sim = Simulator {
+            rng,
+            now_ns: 0,
+            queue: EventQueue::default(),
+            nodes,
+            engine_seed,
+            crashed: vec![false; n],
+            timer_gen: vec![0; n],
+            timer_at: vec![u64::MAX; n],
+            network: Network::new(cfg.nodes, faults),
+            clients,
+            client_gen: vec![0; cfg.clients as usize],
+            counts: RequestCounts::default(),
+            outstanding: 0,
+            quiet: false,
+            invariants: Invariants::new(),
+            trace: Trace::new(cfg.record_trace),
+            history: Vec::new(),
+            events_applied: Vec::new(),
+            events_processed: 0,
+            end: End::Running,
+            cfg: cfg.clone(),
+        };
+        sim.schedule_start();
+        Ok(sim)
+    }
+
+    fn schedule_start(&mut self) {
+        for client in 1..=self.cfg.clients {
+            let at = self.rng.gen_range(0..=self.cfg.delay_max_ns);
+            self.queue.push(at, Kind::ClientStart { client });
+        }
+        for event in self.cfg.events.clone() {
+            self.queue.push(event.at_ns, Kind::Fault { event });
+        }
+        self.queue.push(self.cfg.duration_ns, Kind::QuietStart);
+        for i in 0..self.nodes.len() {
+            self.reschedule_timer(i);
+        }
+    }
+
+    /// Processes the next event. Returns false once the run is over.
+    pub fn step(&mut self) -> bool {
+        if self.end != End::Running {
+            return false;
+        }
+        if self.quiet && self.outstanding == 0 && self.stable_leader().is_some() {
+            self.end = End::Converged;
+            return false;
+        }
+        if self.events_processed >= EVENTS_MAX {
+            self.end = End::EventBudget;
+            return false;
+        }
+        let Some((at_ns, kind)) = self.queue.pop() else {
+            self.end = End::QueueEmpty;
+            return false;
+        };
+        if at_ns > self.cfg.duration_ns.saturating_add(self.cfg.quiet_ns) {
+            self.end = End::QuietTimeUp;
+            return false;
+        }
+        debug_assert!(at_ns >= self.now_ns, "virtual time never goes backwards");
+        self.now_ns = at_ns;
+        if self.is_stale(&kind) {
+            return true;
+        }
+        self.events_processed += 1;
+        self.trace.event(at_ns, &kind);
+        self.trace.note(at_ns, || describe(&kind));
+        self.dispatch(kind);
+        if !self.invariants.is_clean() {
+            self.end = End::Violation;
+        }
+        true
+    }
+
+    /// Steps until the run is over.
+    pub fn run_to_end(&mut self) {
+        while self.step() {}
+    }
+
+    /// Steps until virtual time reaches `until_ns` or the run is over.
+    pub fn run_until(&mut self, until_ns: u64) {
+        while self.now_ns < until_ns && self.step() {}
+    }
+
+    /// A timer or delayed client send superseded by a later one: discarded unprocessed.
+    fn is_stale(&self, kind: &Kind) -> bool {
+        match *kind {
+            Kind::Timer { node, gen } => gen != self.timer_gen[node as usize - 1],
+            Kind::ClientSend { client, gen, .. } | Kind::ClientTimer { client, gen } => {
+                gen != self.client_gen[client as usize - 1]
+            }
+            _ => false,
+        }
+    }
+
+    fn dispatch(&mut self, kind: Kind) {
+        match kind {
+            Kind::Deliver { batch } => self.deliver(batch),
+            Kind::Timer { node, .. } => {
+                self.timer_at[node as usize - 1] = u64::MAX;
+                self.input(node, |_| {});
+            }
+            Kind::Request { to, request } => {
+                if !self.crashed[to as usize - 1] {
+                    self.input(to, |node| {
+                        node.propose(request);
+                    });
+                }
+            }
+            Kind::Reply { reply, .. } => self.on_client_reply(reply),
+            Kind::ClientStart { client } => self.client_start(client),
+            Kind::ClientSend { client, to, request, .. } => {
+                self.on_client_send(client, to, request)
+            }
+            Kind::ClientTimer { client, .. } => self.on_client_timer(client),
+            Kind::Fault { event } => self.apply_fault(event),
+            Kind::QuietStart => self.start_quiet(),
+        }
+    }
+
+    fn deliver(&mut self, batch: Batch) {
+        if self.crashed[batch.to as usize - 1] {
+            self.network.dropped(batch.messages.len());
+            return;
+        }
+        let Batch { from, to, messages } = batch;
+        self.input(to, |node| {
+            for message in messages {
+                node.step(from, message);
+            }
+        });
+    }
+
+    /// Feeds node `id` the current time and one input, performs every `Ready` it then has,
+    /// checks the invariants and re-arms its timer.
+    fn input(&mut self, id: NodeId, feed: impl FnOnce(&mut Node)) {
+        let i = id as usize - 1;
+        let before = (self.nodes[i].role(), self.nodes[i].term());
+        self.nodes[i].tick(self.now_ns);
+        feed(&mut self.nodes[i]);
+        let mut rounds = 0;
+        while self.nodes[i].has_ready() {
+            if rounds == READY_ROUNDS_MAX {
+                let detail = format!("still has a Ready after {READY_ROUNDS_MAX} rounds");
+                self.invariants.contract(self.now_ns, id, detail);
+                break;
+            }
+            rounds += 1;
+            self.perform_ready(i);
+        }
+        let node = &self.nodes[i];
+        self.invariants.observed(self.now_ns, id, node.role(), node.term(), node);
+        let after = (node.role(), node.term());
+        if after != before {
+            self.trace
+                .note(self.now_ns, || format!("node {id} is {:?} in term {}", after.0, after.1));
+        }
+        self.reschedule_timer(i);
+    }
+
+    /// One `ready`/`advance` round: check what changed, send the batches, answer clients.
+    fn perform_ready(&mut self, i: usize) {
+        let mut ready = self.nodes[i].ready();
+        let node = &self.nodes[i];
+        let (id, now, role, term) = (node.id(), self.now_ns, node.role(), node.term());
+        self.invariants.appended(now, id, role, term, node, ready.entries.clone());
+        self.invariants.applied(now, id, term, node, ready.committed.clone());
+        for reply in &ready.replies {
+            self.invariants.replied(now, id, reply);
+        }
+        for batch in std::mem::take(&mut ready.messages) {
+            self.send_packet(batch);
+        }
+        for reply in std::mem::take(&mut ready.replies) {
+            let delay = self.network.delay(&mut self.rng);
+            self.queue.push(now + delay, Kind::Reply { from: id, reply });
+        }
+        self.nodes[i].advance(ready);
+    }
+
+    fn send_packet(&mut self, batch: Batch) {
+        let delays = self.network.send(&mut self.rng, batch.from, batch.to, batch.messages.len());
+        let Some((&last, copies)) = delays.split_last() else { return };
+        for &delay in copies {
+            self.queue.push(self.now_ns + delay, Kind::Deliver { batch: batch.clone() });
+        }
+        self.queue.push(self.now_ns + last, Kind::Deliver { batch });
+    }
+
+    /// Keeps exactly one live timer event per node, at its next deadline (never in the past,
+    /// so a node that keeps asking for the present still lets time move).
+    pub(super) fn reschedule_timer(&mut self, i: usize) {
+        if self.crashed[i] {
+            return;
+        }
+        let deadline = self.nodes[i].next_deadline_ns();
+        if deadline == u64::MAX {
+            self.timer_gen[i] += 1;
+            self.timer_at[i] = u64::MAX;
+            return;
+        }
+        let at = deadline.max(self.now_ns + 1);
+        if at == self.timer_at[i] {
+            return;
+        }
+        self.timer_gen[i] += 1;
+        self.timer_at[i] = at;
+        let node = i as NodeId + 1;
+        self.queue.push(at, Kind::Timer { node, gen: self.timer_gen[i] });
+    }
+
+    fn start_quiet(&mut self) {
+        self.quiet = true;
+        self.network.quiet();
+    }
+}
