@@ -10,7 +10,11 @@ pub const PPM: u32 = 1_000_000;
 
 /// A probability: `0.4` or `40%`, in [0, 1]; returned in parts per million.
 pub fn parse_probability(text: &str) -> Result<u32, String> {
-    let bad = || format!("invalid probability '{text}': expected a fraction in [0, 1] or a percentage like 40%");
+    let bad = || {
+        format!(
+            "invalid probability '{text}': expected a fraction in [0, 1] or a percentage like 40%"
+        )
+    };
     let (number, scale) = match text.trim().strip_suffix('%') {
         Some(pct) => (pct.trim(), 100.0),
         None => (text.trim(), 1.0),
@@ -34,8 +38,14 @@ pub fn parse_duration(text: &str) -> Result<u64, String> {
         "ms" => 1e6,
         "s" => 1e9,
         "m" => 60e9,
-        "" => return Err(format!("invalid duration '{text}': a unit is required (ns, us, ms, s, m)")),
-        _ => return Err(format!("invalid duration '{text}': unknown unit '{unit}' (ns, us, ms, s, m)")),
+        "" => {
+            return Err(format!("invalid duration '{text}': a unit is required (ns, us, ms, s, m)"))
+        }
+        _ => {
+            return Err(format!(
+                "invalid duration '{text}': unknown unit '{unit}' (ns, us, ms, s, m)"
+            ))
+        }
     };
     let value: f64 = number.parse().map_err(|_| format!("invalid duration '{text}'"))?;
     let ns = value * scale;
@@ -138,7 +148,9 @@ pub fn parse_event(text: &str) -> Result<Event, String> {
         .ok_or_else(|| format!("invalid event '{t}': expected ACTION@TIME, like kill-leader@2s"))?;
     let at_ns = parse_duration(at).map_err(|e| format!("invalid event '{t}': {e}"))?;
     let node = |arg: Option<&str>| -> Result<u64, String> {
-        let arg = arg.ok_or_else(|| format!("invalid event '{t}': '{action}' needs a node, like {action}:2"))?;
+        let arg = arg.ok_or_else(|| {
+            format!("invalid event '{t}': '{action}' needs a node, like {action}:2")
+        })?;
         match arg.parse::<u64>() {
             Ok(n) if n >= 1 => Ok(n),
             _ => Err(format!("invalid event '{t}': node ids are 1..=n, got '{arg}'")),
@@ -173,8 +185,11 @@ pub fn parse_event(text: &str) -> Result<Event, String> {
 
 /// A comma-separated list of events, sorted by time (stable for equal times).
 pub fn parse_events(text: &str) -> Result<Vec<Event>, String> {
-    let mut events =
-        text.split(',').filter(|s| !s.trim().is_empty()).map(parse_event).collect::<Result<Vec<_>, _>>()?;
+    let mut events = text
+        .split(',')
+        .filter(|s| !s.trim().is_empty())
+        .map(parse_event)
+        .collect::<Result<Vec<_>, _>>()?;
     events.sort_by_key(|e| e.at_ns);
     Ok(events)
 }
@@ -257,8 +272,16 @@ mod tests {
         ];
         assert_eq!(events, want);
         assert_eq!(events[0].to_string(), "isolate:3@500ms");
-        for bad in ["kill-leader", "kill-leader@2", "crash@1s", "crash:0@1s", "crash:x@1s",
-                    "heal:2@1s", "explode@1s", "@1s"] {
+        for bad in [
+            "kill-leader",
+            "kill-leader@2",
+            "crash@1s",
+            "crash:0@1s",
+            "crash:x@1s",
+            "heal:2@1s",
+            "explode@1s",
+            "@1s",
+        ] {
             assert!(parse_event(bad).is_err(), "{bad:?} must be rejected");
         }
         assert!(check_event_nodes(&events, 3).is_ok());

@@ -3,10 +3,13 @@
 //! (client, seq) after a `fail` or a timeout, so the engine applies it at most once. The
 //! client is pure: runtimes give it the time and carry its requests.
 
+use crate::history::{OpKind, Operation, Outcome as HistoryOutcome};
 use bytes::Bytes;
 use pinraft_engine::{ClientId, ClientReply, ClientRequest, NodeId, Op, Outcome, Seq, NONE};
 use rand::Rng;
 use serde::Serialize;
+use std::io::Write;
+use std::sync::Arc;
 
 /// The shape of the load.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -54,25 +57,69 @@ impl RequestCounts {
     }
 }
 
-/// A random operation for `client`'s request `seq`. Put values are unique per (client,
-/// seq), so a history shows which put a get observed.
-pub fn random_op(rng: &mut impl Rng, spec: &WorkloadSpec, client: ClientId, seq: Seq) -> Op {
-    let key = Bytes::from(format!("k{}", rng.gen_range(0..spec.keys.max(1))));
-    if rng.gen_range(0..1_000_000) < spec.get_ppm {
-        return Op::Get { key };
+/// Makes random operations. Keys are built once and shared (a clone is a reference count),
+/// so generating an operation costs one small allocation, for the put's value.
+#[derive(Clone, Debug)]
+pub struct OpGen {
+    spec: WorkloadSpec,
+    keys: Vec<Bytes>,
+}
+
+impl OpGen {
+    /// A generator for `spec`.
+    pub fn new(spec: &WorkloadSpec) -> OpGen {
+        let keys = (0..spec.keys.max(1)).map(|k| Bytes::from(format!("k{k}"))).collect();
+        OpGen { spec: spec.clone(), keys }
     }
-    let mut value = format!("{client}.{seq}");
-    if value.len() < spec.value_size {
-        value.extend(std::iter::repeat_n('.', spec.value_size - value.len()));
+
+    /// A random operation for `client`'s request `seq`. Put values are unique per
+    /// (client, seq), so a history shows which put a get observed.
+    pub fn op(&self, rng: &mut impl Rng, client: ClientId, seq: Seq) -> Op {
+        let key = self.keys[rng.gen_range(0..self.keys.len())].clone();
+        if rng.gen_range(0..1_000_000) < self.spec.get_ppm {
+            return Op::Get { key };
+        }
+        let mut value = Vec::with_capacity(self.spec.value_size.max(24));
+        write!(value, "{client}.{seq}").expect("writing to a Vec cannot fail");
+        if value.len() < self.spec.value_size {
+            value.resize(self.spec.value_size, b'.');
+        }
+        Op::Put { key, value: Bytes::from(value) }
     }
-    Op::Put { key, value: Bytes::from(value) }
+}
+
+/// The history record (DESIGN.md, "Conventions") of `request`, called at `call_ns`;
+/// `done` is its completion, if the client saw one.
+pub fn history_record(
+    request: &ClientRequest,
+    call_ns: u64,
+    done: Option<&Completed>,
+) -> Operation {
+    let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
+    let (op, value) = match &request.op {
+        Op::Get { .. } => (OpKind::Get, None),
+        Op::Put { value, .. } => (OpKind::Put, Some(text(value))),
+        Op::Append { value, .. } => (OpKind::Append, Some(text(value))),
+    };
+    let output = done.and_then(|d| d.output.as_ref()).map(text);
+    Operation {
+        client: request.client,
+        seq: request.seq,
+        op,
+        key: text(request.op.key()),
+        value,
+        output: if op == OpKind::Get { output } else { None },
+        call_ns,
+        return_ns: done.map(|d| d.return_ns),
+        outcome: if done.is_some() { HistoryOutcome::Ok } else { HistoryOutcome::Unknown },
+    }
 }
 
 /// A request on its way, and what the client knows of it.
 #[derive(Clone, Debug)]
 pub struct Outstanding {
-    /// The request, resent unchanged on every retry.
-    pub request: ClientRequest,
+    /// The request, resent unchanged on every retry; shared with the log it lands in.
+    pub request: Arc<ClientRequest>,
     /// When the operation was first sent (its call time).
     pub call_ns: u64,
     /// When the latest attempt was sent.
@@ -85,7 +132,7 @@ pub struct Outstanding {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Completed {
     /// The request.
-    pub request: ClientRequest,
+    pub request: Arc<ClientRequest>,
     /// When it was first sent.
     pub call_ns: u64,
     /// When the `ok` arrived.
@@ -108,7 +155,7 @@ pub enum Next {
         /// Earliest send time.
         at_ns: u64,
         /// The request, same (client, seq) as before.
-        request: ClientRequest,
+        request: Arc<ClientRequest>,
     },
 }
 
@@ -139,12 +186,13 @@ impl Client {
     }
 
     /// Starts the next operation; the client must be idle. Returns where to send it.
-    pub fn start(&mut self, op: Op, now_ns: u64) -> (NodeId, ClientRequest) {
+    pub fn start(&mut self, op: Op, now_ns: u64) -> (NodeId, Arc<ClientRequest>) {
         assert!(self.outstanding.is_none(), "a client has one request outstanding");
-        let request = ClientRequest { client: self.id, seq: self.next_seq, op };
+        let request = Arc::new(ClientRequest { client: self.id, seq: self.next_seq, op });
         self.next_seq += 1;
         let target = self.leader_hint;
-        let sent = Outstanding { request: request.clone(), call_ns: now_ns, sent_ns: now_ns, target };
+        let sent =
+            Outstanding { request: request.clone(), call_ns: now_ns, sent_ns: now_ns, target };
         self.outstanding = Some(sent);
         (target, request)
     }
@@ -174,7 +222,12 @@ impl Client {
                 self.leader_hint = out.target;
                 let out = self.outstanding.take().expect("checked");
                 let output = output.clone();
-                Next::Done(Completed { request: out.request, call_ns: out.call_ns, return_ns: now_ns, output })
+                Next::Done(Completed {
+                    request: out.request,
+                    call_ns: out.call_ns,
+                    return_ns: now_ns,
+                    output,
+                })
             }
             Outcome::Redirect(hint) => {
                 counts.redirect += 1;
@@ -257,7 +310,8 @@ mod tests {
         let want = Completed { request: req, call_ns: 100, return_ns: 1_200, output: value };
         assert_eq!(done, Next::Done(want));
         assert_eq!(c.on_reply(&reply(1, Outcome::Ok(None)), 1_300, 50, &mut counts), Next::Ignore);
-        let want = RequestCounts { answered: 1, unanswered: 0, ok: 1, redirect: 2, fail: 1, timeout: 1 };
+        let want =
+            RequestCounts { answered: 1, unanswered: 0, ok: 1, redirect: 2, fail: 1, timeout: 1 };
         assert_eq!(counts, want);
         assert_eq!(c.next_seq(), 2);
     }
@@ -265,8 +319,8 @@ mod tests {
     #[test]
     fn random_ops_follow_the_mix_and_make_unique_values() {
         let mut rng = ChaCha8Rng::seed_from_u64(1);
-        let spec = WorkloadSpec { keys: 4, get_ppm: 500_000, value_size: 8 };
-        let ops: Vec<Op> = (1..=1_000).map(|seq| random_op(&mut rng, &spec, 3, seq)).collect();
+        let gen = OpGen::new(&WorkloadSpec { keys: 4, get_ppm: 500_000, value_size: 8 });
+        let ops: Vec<Op> = (1..=1_000).map(|seq| gen.op(&mut rng, 3, seq)).collect();
         let gets = ops.iter().filter(|op| matches!(op, Op::Get { .. })).count();
         assert!((400..600).contains(&gets), "about half are gets: {gets}");
         let values: std::collections::BTreeSet<_> = ops

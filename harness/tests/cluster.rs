@@ -58,14 +58,28 @@ fn run_json_has_every_key() {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON only");
     for key in [
-        "schema_version", "reproduce", "config", "env", "seed", "duration_s", "ops_committed",
-        "throughput_ops_s", "latency_us", "commit_latency_us", "messages", "batches",
-        "elections", "leader_changes", "requests",
+        "schema_version",
+        "reproduce",
+        "config",
+        "env",
+        "seed",
+        "duration_s",
+        "ops_committed",
+        "throughput_ops_s",
+        "latency_us",
+        "commit_latency_us",
+        "messages",
+        "batches",
+        "elections",
+        "leader_changes",
+        "requests",
     ] {
         assert!(json.get(key).is_some(), "missing {key}");
     }
     for key in ["p50", "p90", "p99", "p999", "max", "mean"] {
-        assert!(json["latency_us"].get(key).is_some() && json["commit_latency_us"].get(key).is_some());
+        assert!(
+            json["latency_us"].get(key).is_some() && json["commit_latency_us"].get(key).is_some()
+        );
     }
     for key in ["sent", "delivered", "dropped", "resent"] {
         assert!(json["messages"].get(key).is_some(), "messages.{key}");
@@ -73,8 +87,14 @@ fn run_json_has_every_key() {
     for key in ["answered", "unanswered", "ok", "redirect", "fail", "timeout"] {
         assert!(json["requests"].get(key).is_some(), "requests.{key}");
     }
-    for key in ["election_timeout_min_ns", "election_timeout_max_ns", "heartbeat_interval_ns",
-                "resend_threshold_ns", "batch_entries_max", "inflight_batches_max"] {
+    for key in [
+        "election_timeout_min_ns",
+        "election_timeout_max_ns",
+        "heartbeat_interval_ns",
+        "resend_threshold_ns",
+        "batch_entries_max",
+        "inflight_batches_max",
+    ] {
         assert!(json["config"].get(key).is_some(), "config.{key}");
     }
     for key in ["cores", "cpu_model", "rustc", "git_commit", "os", "core_mapping"] {
@@ -101,6 +121,9 @@ fn bad_flags_exit_2_with_one_clear_line() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
-        assert!(stderr.lines().any(|l| l.contains("error") || l.starts_with("pinraft:")), "{args:?}: {stderr}");
+        assert!(
+            stderr.lines().any(|l| l.contains("error") || l.starts_with("pinraft:")),
+            "{args:?}: {stderr}"
+        );
     }
 }

@@ -78,7 +78,9 @@ fn apply(event: &Event, shared: &Shared, nodes: &[Sender<Packet>]) -> String {
             crash(id);
             Some(format!("node {id}"))
         }
-        Action::IsolateLeader => leader.inspect(|&id| shared.partition(&[id])).map(|id| format!("node {id}")),
+        Action::IsolateLeader => {
+            leader.inspect(|&id| shared.partition(&[id])).map(|id| format!("node {id}"))
+        }
         Action::Isolate(id) => {
             shared.partition(&[id]);
             Some(format!("node {id}"))
@@ -87,7 +89,9 @@ fn apply(event: &Event, shared: &Shared, nodes: &[Sender<Packet>]) -> String {
             // The minority holds the leader (if known) and the lowest other ids.
             let minority = (n as usize - 1) / 2;
             let mut side: Vec<NodeId> = leader.into_iter().collect();
-            side.extend((1..=n).filter(|&id| Some(id) != leader).take(minority.saturating_sub(side.len())));
+            side.extend(
+                (1..=n).filter(|&id| Some(id) != leader).take(minority.saturating_sub(side.len())),
+            );
             shared.partition(&side);
             Some(format!("minority {side:?}"))
         }
@@ -95,7 +99,9 @@ fn apply(event: &Event, shared: &Shared, nodes: &[Sender<Packet>]) -> String {
             shared.heal();
             Some("all links".into())
         }
-        Action::Restart(id) => Some(format!("node {id} not restarted: restart needs durable storage")),
+        Action::Restart(id) => {
+            Some(format!("node {id} not restarted: restart needs durable storage"))
+        }
     };
     format!("{event}: {}", hit.unwrap_or_else(|| "no leader to hit".into()))
 }

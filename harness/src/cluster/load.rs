@@ -5,13 +5,15 @@
 
 use super::net::{Packet, Replies};
 use super::Clock;
+use crate::history::Operation;
 use crate::metrics::Latency;
-use crate::workload::{random_op, Client, Completed, Next, RequestCounts, WorkloadSpec};
+use crate::workload::{history_record, Client, Next, OpGen, RequestCounts, WorkloadSpec};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
 use pinraft_engine::ClientRequest;
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
+use std::sync::Arc;
 use std::time::Duration;
 
 /// How often outstanding requests are checked for a timeout.
@@ -26,8 +28,8 @@ pub(crate) struct LoadResult {
     pub latency: Latency,
     /// From the actual first send to the reply.
     pub service_latency: Latency,
-    /// Every completed operation and every operation still open, when recording.
-    pub history: Vec<(Completed, bool)>,
+    /// Every operation, when recording: completed ones and, as `unknown`, open ones.
+    pub history: Vec<Operation>,
     /// Operations answered `ok` per `TIMELINE_BUCKET_NS` since the start, warm-up included.
     pub timeline: Vec<u64>,
 }
@@ -61,7 +63,8 @@ struct State {
     backlog: VecDeque<u64>,
     next_arrival_ns: u64,
     retries: BinaryHeap<Reverse<(u64, usize)>>,
-    outbox: Vec<Vec<ClientRequest>>,
+    outbox: Vec<Vec<Arc<ClientRequest>>>,
+    op_gen: OpGen,
     result: LoadResult,
     measuring: bool,
 }
@@ -79,6 +82,7 @@ impl LoadThread {
             next_arrival_ns: self.clock.now_ns(),
             retries: BinaryHeap::new(),
             outbox: vec![Vec::new(); self.nodes.len()],
+            op_gen: OpGen::new(&self.spec),
             result: LoadResult {
                 counts: RequestCounts::default(),
                 latency: Latency::new(),
@@ -130,8 +134,7 @@ impl LoadThread {
             if let Some(out) = client.outstanding() {
                 st.result.counts.unanswered += 1;
                 if self.record_history {
-                    let open = Completed { request: out.request.clone(), call_ns: out.call_ns, return_ns: 0, output: None };
-                    st.result.history.push((open, false));
+                    st.result.history.push(history_record(&out.request, out.call_ns, None));
                 }
             }
         }
@@ -165,7 +168,7 @@ impl LoadThread {
             };
             st.idle.pop();
             let client = &mut st.clients[k];
-            let op = random_op(&mut self.rng, &self.spec, client.id(), client.next_seq());
+            let op = st.op_gen.op(&mut self.rng, client.id(), client.next_seq());
             let (to, request) = client.start(op, now);
             st.scheduled[k] = scheduled;
             st.outbox[to as usize - 1].push(request);
@@ -196,7 +199,8 @@ impl LoadThread {
     fn on_replies(&mut self, replies: Replies, now: u64, st: &mut State) {
         for reply in replies {
             let k = (reply.client as usize - 1) / self.threads;
-            let next = st.clients[k].on_reply(&reply, now, REDIRECT_BACKOFF_NS, &mut st.result.counts);
+            let next =
+                st.clients[k].on_reply(&reply, now, REDIRECT_BACKOFF_NS, &mut st.result.counts);
             self.follow(k, next, now, st);
         }
         // Closed loop: the clients just answered start their next operation at once, in
@@ -218,7 +222,11 @@ impl LoadThread {
                     st.result.service_latency.record_ns(now - done.call_ns);
                 }
                 if self.record_history {
-                    st.result.history.push((done, true));
+                    st.result.history.push(history_record(
+                        &done.request,
+                        done.call_ns,
+                        Some(&done),
+                    ));
                 }
                 st.idle.push(k);
             }

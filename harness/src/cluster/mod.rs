@@ -10,8 +10,9 @@ mod node;
 pub use net::NetFaults;
 
 use crate::args::Event;
+use crate::history::Operation;
 use crate::metrics::{Latency, LatencySummary};
-use crate::workload::{Completed, RequestCounts, WorkloadSpec};
+use crate::workload::{RequestCounts, WorkloadSpec};
 use crossbeam_channel::bounded;
 use load::LoadThread;
 use net::Shared;
@@ -150,9 +151,9 @@ pub struct RunReport {
     /// Which core each thread ran on.
     #[serde(skip)]
     pub core_mapping: Vec<String>,
-    /// Completed (`true`) and unfinished (`false`) operations, when recorded.
+    /// Every client operation, when recorded (completed, or `unknown` if still open).
     #[serde(skip)]
-    pub history: Vec<(Completed, bool)>,
+    pub history: Vec<Operation>,
 }
 
 /// Runs the cluster for the warm-up and the measured duration, then stops every thread.
@@ -165,7 +166,8 @@ pub fn run(cfg: &ClusterConfig, progress: &mut dyn FnMut(f64)) -> anyhow::Result
     // Core ids are read once here, before any thread is pinned (DESIGN.md's pinning trap).
     let cores = core_affinity::get_core_ids().unwrap_or_default();
     let n = cfg.nodes as usize;
-    let (node_tx, node_rx): (Vec<_>, Vec<_>) = (0..n).map(|_| bounded(cfg.channel_capacity)).unzip();
+    let (node_tx, node_rx): (Vec<_>, Vec<_>) =
+        (0..n).map(|_| bounded(cfg.channel_capacity)).unzip();
     let (load_tx, load_rx): (Vec<_>, Vec<_>) =
         (0..cfg.load_threads).map(|_| bounded(cfg.channel_capacity)).unzip();
     let shared = Arc::new(Shared::new(n));
@@ -181,8 +183,13 @@ pub fn run(cfg: &ClusterConfig, progress: &mut dyn FnMut(f64)) -> anyhow::Result
     let mut node_handles = Vec::new();
     for (k, inbox) in node_rx.into_iter().enumerate() {
         let id = k as u64 + 1;
-        let engine = Config { id, members: (1..=cfg.nodes).collect(), seed: cfg.seed, ..cfg.engine.clone() };
-        let replica = if cfg.null_engine { Replica::Null } else { Replica::Raft(Box::new(Node::new(engine)?)) };
+        let engine =
+            Config { id, members: (1..=cfg.nodes).collect(), seed: cfg.seed, ..cfg.engine.clone() };
+        let replica = if cfg.null_engine {
+            Replica::Null
+        } else {
+            Replica::Raft(Box::new(Node::new(engine)?))
+        };
         let thread = NodeThread {
             id,
             replica,
@@ -199,7 +206,8 @@ pub fn run(cfg: &ClusterConfig, progress: &mut dyn FnMut(f64)) -> anyhow::Result
         node_handles.push(spawn(format!("node{id}"), core, move || thread.run())?);
     }
     drop(load_tx);
-    let per_thread = |l: usize| (cfg.clients as usize + cfg.load_threads - 1 - l) / cfg.load_threads;
+    let per_thread =
+        |l: usize| (cfg.clients as usize + cfg.load_threads - 1 - l) / cfg.load_threads;
     let mut load_handles = Vec::new();
     for (l, inbox) in load_rx.into_iter().enumerate() {
         let thread = LoadThread {
@@ -221,12 +229,14 @@ pub fn run(cfg: &ClusterConfig, progress: &mut dyn FnMut(f64)) -> anyhow::Result
         load_handles.push(spawn(format!("load{}", l + 1), core, move || thread.run())?);
     }
     let played = control::play(cfg, &shared, &node_tx, clock, warmup_end_ns, end_ns, progress);
-    let loads: Vec<_> = load_handles.into_iter().map(|h| h.join().expect("load thread panicked")).collect();
+    let loads: Vec<_> =
+        load_handles.into_iter().map(|h| h.join().expect("load thread panicked")).collect();
     for tx in &node_tx {
         let _ = tx.send(net::Packet::Stop);
     }
     drop(node_tx);
-    let nodes: Vec<_> = node_handles.into_iter().map(|h| h.join().expect("node thread panicked")).collect();
+    let nodes: Vec<_> =
+        node_handles.into_iter().map(|h| h.join().expect("node thread panicked")).collect();
     Ok(assemble(cfg, played, nodes, loads, mapping))
 }
 

@@ -5,6 +5,7 @@
 use pinraft_engine::{Batch, ClientReply, ClientRequest, NodeId};
 use std::cmp::Ordering;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as Mem};
+use std::sync::Arc;
 
 /// What a node thread receives. One packet is one channel operation.
 #[derive(Debug)]
@@ -12,7 +13,7 @@ pub(crate) enum Packet {
     /// A batch of Raft messages from a peer, to be stepped at `due_ns` (0: at once).
     Peer { batch: Batch, due_ns: u64 },
     /// Client requests from a load thread, proposed in order.
-    Requests(Vec<ClientRequest>),
+    Requests(Vec<Arc<ClientRequest>>),
     /// The control plane kills the node: it stops at once and forgets everything.
     Crash,
     /// The run is over.

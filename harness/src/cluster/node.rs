@@ -88,7 +88,8 @@ impl NodeThread {
         let inbox = self.inbox.clone();
         loop {
             let now = self.clock.now_ns();
-            let wait = Duration::from_nanos(self.deadline_ns(&lp).saturating_sub(now)).min(IDLE_WAIT_MAX);
+            let wait =
+                Duration::from_nanos(self.deadline_ns(&lp).saturating_sub(now)).min(IDLE_WAIT_MAX);
             let first = match inbox.recv_timeout(wait) {
                 Ok(packet) => Some(packet),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -150,7 +151,7 @@ impl NodeThread {
         }
     }
 
-    fn propose(&mut self, requests: Vec<ClientRequest>, now: u64, lp: &mut Loop) {
+    fn propose(&mut self, requests: Vec<Arc<ClientRequest>>, now: u64, lp: &mut Loop) {
         let loads = self.loads.len() as u64;
         for request in requests {
             match &mut self.replica {
@@ -160,8 +161,13 @@ impl NodeThread {
                     }
                 }
                 Replica::Null => {
-                    let value = matches!(request.op, pinraft_engine::Op::Get { .. }).then(bytes::Bytes::new);
-                    let reply = ClientReply { client: request.client, seq: request.seq, outcome: Outcome::Ok(value) };
+                    let value = matches!(request.op, pinraft_engine::Op::Get { .. })
+                        .then(bytes::Bytes::new);
+                    let reply = ClientReply {
+                        client: request.client,
+                        seq: request.seq,
+                        outcome: Outcome::Ok(value),
+                    };
                     lp.replies[((request.client - 1) % loads) as usize].push(reply);
                 }
             }
@@ -195,7 +201,15 @@ impl NodeThread {
                 let mut ready = node.ready();
                 // In-memory storage: entries and hard state are durable as they stand.
                 for batch in std::mem::take(&mut ready.messages) {
-                    send(&self.peers, &self.shared, &self.faults, &mut self.rng, batch, now, &mut lp.counters);
+                    send(
+                        &self.peers,
+                        &self.shared,
+                        &self.faults,
+                        &mut self.rng,
+                        batch,
+                        now,
+                        &mut lp.counters,
+                    );
                 }
                 record_commits(node, &ready.committed, now, lp);
                 let loads = self.loads.len() as u64;
@@ -245,12 +259,17 @@ fn send(
     counters: &mut NodeCounters,
 ) {
     let messages = batch.messages.len() as u64;
-    let copies = if faults.dup_ppm > 0 && rng.gen_range(0..1_000_000) < faults.dup_ppm { 2 } else { 1 };
+    let copies =
+        if faults.dup_ppm > 0 && rng.gen_range(0..1_000_000) < faults.dup_ppm { 2 } else { 1 };
     let mut batch = Some(batch);
     for copy in 0..copies {
         counters.batches_sent += 1;
         counters.messages_sent += messages;
-        let b = if copy + 1 == copies { batch.take().expect("last copy") } else { batch.clone().expect("kept") };
+        let b = if copy + 1 == copies {
+            batch.take().expect("last copy")
+        } else {
+            batch.clone().expect("kept")
+        };
         let lost = faults.loss_ppm > 0 && rng.gen_range(0..1_000_000) < faults.loss_ppm;
         if lost || !shared.reachable(b.from, b.to) {
             counters.batches_dropped += 1;

@@ -4,10 +4,9 @@
 
 use super::queue::Kind;
 use super::simulator::Simulator;
-use crate::history::{OpKind, Operation, Outcome as HistoryOutcome};
-use crate::workload::{random_op, Completed, Next};
-use bytes::Bytes;
-use pinraft_engine::{ClientId, ClientReply, ClientRequest, NodeId, Op};
+use crate::workload::{history_record, Next};
+use pinraft_engine::{ClientId, ClientReply, ClientRequest, NodeId};
+use std::sync::Arc;
 
 /// After a redirect with no leader known, a client waits this long before trying the next
 /// node, so a leaderless cluster is not flooded with requests.
@@ -21,14 +20,14 @@ impl Simulator {
         }
         let k = client as usize - 1;
         let seq = self.clients[k].next_seq();
-        let op = random_op(&mut self.rng, &self.cfg.workload, client, seq);
+        let op = self.op_gen.op(&mut self.rng, client, seq);
         let (to, request) = self.clients[k].start(op, self.now_ns);
         self.outstanding += 1;
         self.client_send(client, to, request);
     }
 
     /// Puts a request on the network (delayed, never lost) and re-arms the client's timeout.
-    fn client_send(&mut self, client: ClientId, to: NodeId, request: ClientRequest) {
+    fn client_send(&mut self, client: ClientId, to: NodeId, request: Arc<ClientRequest>) {
         let delay = self.network.delay(&mut self.rng);
         self.queue.push(self.now_ns + delay, Kind::Request { to, request });
         let k = client as usize - 1;
@@ -54,7 +53,12 @@ impl Simulator {
     }
 
     /// A retry decided earlier is due (stale ones never get here).
-    pub(super) fn on_client_send(&mut self, client: ClientId, to: NodeId, request: ClientRequest) {
+    pub(super) fn on_client_send(
+        &mut self,
+        client: ClientId,
+        to: NodeId,
+        request: Arc<ClientRequest>,
+    ) {
         self.clients[client as usize - 1].sent(to, self.now_ns);
         self.client_send(client, to, request);
     }
@@ -67,13 +71,11 @@ impl Simulator {
             Next::Done(completed) => {
                 self.outstanding -= 1;
                 self.client_gen[k] += 1;
-                if self.cfg.record_history {
-                    self.history.push(operation(
-                        &completed.request,
-                        completed.call_ns,
-                        Some(&completed),
-                    ));
-                }
+                self.history.push(history_record(
+                    &completed.request,
+                    completed.call_ns,
+                    Some(&completed),
+                ));
                 self.client_start(client);
             }
             Next::Retry { to, at_ns, request } if at_ns <= self.now_ns => {
@@ -89,34 +91,9 @@ impl Simulator {
 
     /// The recorded history, with every operation still outstanding as `unknown`.
     pub(super) fn history_with_unanswered(&self) -> Vec<crate::history::Operation> {
-        if !self.cfg.record_history {
-            return Vec::new();
-        }
         let mut history = self.history.clone();
         let pending = self.clients.iter().filter_map(|c| c.outstanding());
-        history.extend(pending.map(|out| operation(&out.request, out.call_ns, None)));
+        history.extend(pending.map(|out| history_record(&out.request, out.call_ns, None)));
         history
-    }
-}
-
-/// One history record (DESIGN.md, "Conventions"): `done` is the completion, if any.
-fn operation(request: &ClientRequest, call_ns: u64, done: Option<&Completed>) -> Operation {
-    let text = |b: &Bytes| String::from_utf8_lossy(b).into_owned();
-    let (op, value) = match &request.op {
-        Op::Get { .. } => (OpKind::Get, None),
-        Op::Put { value, .. } => (OpKind::Put, Some(text(value))),
-        Op::Append { value, .. } => (OpKind::Append, Some(text(value))),
-    };
-    let output = done.and_then(|d| d.output.as_ref()).map(text);
-    Operation {
-        client: request.client,
-        seq: request.seq,
-        op,
-        key: text(request.op.key()),
-        value,
-        output: if op == OpKind::Get { output } else { None },
-        call_ns,
-        return_ns: done.map(|d| d.return_ns),
-        outcome: if done.is_some() { HistoryOutcome::Ok } else { HistoryOutcome::Unknown },
     }
 }

@@ -6,6 +6,7 @@ use crate::args::Event;
 use pinraft_engine::{Batch, ClientId, ClientReply, ClientRequest, NodeId};
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::Arc;
 
 /// What happens when an event comes due.
 #[derive(Clone, Debug)]
@@ -15,13 +16,13 @@ pub(crate) enum Kind {
     /// A node's timer; stale when `gen` is not the node's current timer generation.
     Timer { node: NodeId, gen: u64 },
     /// A client's request arrives at a node.
-    Request { to: NodeId, request: ClientRequest },
+    Request { to: NodeId, request: Arc<ClientRequest> },
     /// A node's reply arrives at its client.
     Reply { from: NodeId, reply: ClientReply },
     /// A client starts its first operation.
     ClientStart { client: ClientId },
     /// A client sends a retry it decided on earlier (after a backoff); stale when `gen` moved.
-    ClientSend { client: ClientId, gen: u64, to: NodeId, request: ClientRequest },
+    ClientSend { client: ClientId, gen: u64, to: NodeId, request: Arc<ClientRequest> },
     /// A client's request timeout; stale when `gen` moved.
     ClientTimer { client: ClientId, gen: u64 },
     /// A scheduled fault from `--events`.

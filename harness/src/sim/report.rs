@@ -5,11 +5,16 @@ use super::config::SimConfig;
 use super::network::{BatchCounts, MessageCounts};
 use super::simulator::{End, Simulator, EVENTS_MAX};
 use super::trace::format_time;
+use crate::check::{self, Budget, Verdict};
 use crate::history::Operation;
 use crate::workload::RequestCounts;
 use pinraft_engine::NodeId;
 use serde::Serialize;
 use std::fmt::Write;
+
+/// Explored states the end-of-run linearizability check may use: a bound in work, not wall
+/// time, so the verdict is the same on every machine.
+pub const CHECK_STATES_MAX: u64 = 2_000_000;
 
 /// The version of the JSON below; bumped when a key changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
@@ -41,8 +46,12 @@ pub struct SimReport {
     pub messages: MessageCounts,
     /// Packets (batches) sent, dropped and duplicated.
     pub batches: BatchCounts,
-    /// Safety violations, empty when every invariant held.
+    /// Safety violations, empty when every invariant held (a history that is not
+    /// linearizable is one).
     pub violations: Vec<String>,
+    /// Whether the client history is linearizable: `null` when the check ran out of its
+    /// budget of explored states (never taken as a pass).
+    pub linearizable: Option<bool>,
     /// True when something was unanswered or no leader was in charge at the end.
     pub liveness_failure: bool,
     /// What failed to converge, empty when live.
@@ -59,7 +68,8 @@ pub struct SimReport {
     pub events_processed: u64,
     /// Why the run ended.
     pub end: End,
-    /// Every client operation, when `record_history` was set (not part of the JSON).
+    /// Every client operation, when `record_history` was set (not part of the JSON; the
+    /// history is always recorded and checked).
     #[serde(skip)]
     pub history: Vec<Operation>,
     /// One line per event, when `record_trace` was set (not part of the JSON).
@@ -106,6 +116,7 @@ impl SimReport {
             ("virtual time", format_time(self.end_ns)),
             ("events processed", self.events_processed.to_string()),
             ("violations", self.violations.len().to_string()),
+            ("linearizable", linearizable_text(self.linearizable).to_string()),
             ("end of run", self.end.as_str().to_string()),
             ("liveness", self.liveness().to_string()),
             ("trace hash", self.trace_hash.clone()),
@@ -124,6 +135,14 @@ impl SimReport {
             let _ = writeln!(out, "liveness: {line}");
         }
         out
+    }
+}
+
+fn linearizable_text(verdict: Option<bool>) -> &'static str {
+    match verdict {
+        Some(true) => "yes",
+        Some(false) => "NO",
+        None => "unknown",
     }
 }
 
@@ -149,6 +168,22 @@ impl Simulator {
         requests.unanswered = self.outstanding;
         let leader = self.stable_leader();
         let liveness_problems = self.liveness_problems(leader);
+        let history = self.history_with_unanswered();
+        let mut violations = self.invariants.violations();
+        let linearizable = match check::check_kv(&history, Budget::States(CHECK_STATES_MAX)) {
+            Verdict::Linearizable => Some(true),
+            Verdict::NotLinearizable(v) => {
+                let involved: Vec<String> =
+                    v.involved.iter().map(|&i| history[i].to_string()).collect();
+                let key = v.key.as_deref().unwrap_or("-");
+                violations.push(format!(
+                    "the client history is not linearizable: key {key}, operations involved: {}",
+                    involved.join("; ")
+                ));
+                Some(false)
+            }
+            Verdict::Unknown => None,
+        };
         SimReport {
             schema_version: SCHEMA_VERSION,
             reproduce: self.cfg.command_line(),
@@ -162,7 +197,8 @@ impl Simulator {
             leaders_elected: self.invariants.leaders_elected(),
             messages: self.network.messages,
             batches: self.network.batches,
-            violations: self.invariants.violations(),
+            violations,
+            linearizable,
             liveness_failure: !liveness_problems.is_empty(),
             liveness_problems,
             leader: leader.unwrap_or(0),
@@ -170,7 +206,7 @@ impl Simulator {
             events_applied: self.events_applied.clone(),
             end_ns: self.now_ns,
             events_processed: self.events_processed,
-            history: self.history_with_unanswered(),
+            history: if self.cfg.record_history { history } else { Vec::new() },
             end: self.end,
             trace: self.trace.lines().to_vec(),
         }

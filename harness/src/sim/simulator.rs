@@ -12,7 +12,7 @@ use super::network::{Faults, Network};
 use super::queue::{EventQueue, Kind};
 use super::trace::{describe, Trace};
 use crate::history::Operation;
-use crate::workload::{Client, RequestCounts};
+use crate::workload::{Client, OpGen, RequestCounts};
 use pinraft_engine::{Batch, Node, NodeId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -72,6 +72,7 @@ pub struct Simulator {
     pub(super) timer_at: Vec<u64>,
     pub(super) network: Network,
     pub(super) clients: Vec<Client>,
+    pub(super) op_gen: OpGen,
     /// Per client: the generation of its live timer or delayed send.
     pub(super) client_gen: Vec<u64>,
     pub(super) counts: RequestCounts,
@@ -121,6 +122,7 @@ impl Simulator {
             timer_at: vec![u64::MAX; n],
             network: Network::new(cfg.nodes, faults),
             clients,
+            op_gen: OpGen::new(&cfg.workload),
             client_gen: vec![0; cfg.clients as usize],
             counts: RequestCounts::default(),
             outstanding: 0,
