@@ -5,9 +5,12 @@
 
 pub mod args;
 pub mod check;
-pub mod cluster;
 pub mod cli;
+pub mod cluster;
 pub mod env;
 pub mod history;
 pub mod metrics;
+pub mod plot;
+pub mod sim;
+pub mod sweep;
 pub mod workload;

@@ -19,6 +19,8 @@ struct Cli {
 enum Command {
     /// One run of the threaded cluster.
     Run(cli::run::RunArgs),
+    /// A grid of runs (any `run` flag as a comma list): a table, CSV, JSON and SVG plots.
+    Sweep(Box<cli::sweep::SweepArgs>),
     /// A deterministic simulated run: the same seed prints the same output, byte for byte.
     Sim(cli::sim::SimArgs),
     /// Linearizability of a recorded history: prints linearizable (exit 0), not
@@ -31,6 +33,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         None => cli::run::run(&cli::run::RunArgs::default(), true),
         Some(Command::Run(args)) => cli::run::run(&args, false),
+        Some(Command::Sweep(args)) => cli::sweep::run(&args),
         Some(Command::Sim(args)) => cli::sim::run(&args),
         Some(Command::Check(args)) => cli::check::run(&args),
     };

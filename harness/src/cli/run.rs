@@ -102,6 +102,10 @@ pub struct RunArgs {
     /// Also write the JSON result to this file (default for a plain `pinraft`: results/runs/).
     #[arg(long)]
     pub out: Option<PathBuf>,
+    // Issue 5 (sweep/plots): the optional throughput timeline plot.
+    /// Also plot the throughput timeline (ops per 100 ms, events marked) as an SVG file.
+    #[arg(long, value_name = "FILE.svg")]
+    pub timeline: Option<PathBuf>,
 }
 
 impl Default for RunArgs {
@@ -141,7 +145,11 @@ impl RunArgs {
             clients: self.clients,
             rate: self.rate,
             load_threads: self.load_threads as usize,
-            workload: WorkloadSpec { keys: self.keys, get_ppm: self.mix, value_size: self.value_size },
+            workload: WorkloadSpec {
+                keys: self.keys,
+                get_ppm: self.mix,
+                value_size: self.value_size,
+            },
             engine,
             faults: NetFaults {
                 loss_ppm: self.loss,
@@ -249,6 +257,11 @@ pub fn run(args: &RunArgs, default_out: bool) -> anyhow::Result<ExitCode> {
     let bar = progress_bar();
     let report = cluster::run(&cfg, &mut |f| bar.set_position((f * 100.0) as u64))?;
     bar.finish_and_clear();
+    // Issue 5 (sweep/plots): `--timeline FILE.svg`.
+    if let Some(path) = &args.timeline {
+        crate::plot::timeline_svg(path, &cfg, &report.timeline_ops_per_100ms)?;
+        eprintln!("timeline written to {}", path.display());
+    }
     let json = to_json(args, &cfg, report);
     let text = serde_json::to_string_pretty(&json)?;
     let out = args.out.clone().or_else(|| default_out.then(default_out_path));
@@ -314,8 +327,9 @@ fn progress_bar() -> indicatif::ProgressBar {
         return indicatif::ProgressBar::hidden();
     }
     let bar = indicatif::ProgressBar::new(100);
-    let style = indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {elapsed}/{duration}")
-        .expect("static template");
+    let style =
+        indicatif::ProgressStyle::with_template("{bar:40} {percent:>3}% {elapsed}/{duration}")
+            .expect("static template");
     bar.set_style(style);
     bar
 }
@@ -349,7 +363,10 @@ fn table(json: &RunJson) -> String {
         args::format_ppm(c.loss_ppm),
         c.engine
     );
-    s += &format!("{:<22} {:.0} ops/s ({} ops in {:.1} s)\n", "throughput", r.throughput_ops_s, r.ops_committed, r.duration_s);
+    s += &format!(
+        "{:<22} {:.0} ops/s ({} ops in {:.1} s)\n",
+        "throughput", r.throughput_ops_s, r.ops_committed, r.duration_s
+    );
     s += &lat("latency (us)", &r.latency_us);
     if c.rate_ops_s.is_some() {
         s += &lat("service latency (us)", &r.service_latency_us);

@@ -1,0 +1,273 @@
+//! `pinraft sweep`: every point of a grid of `pinraft run` flags, each run `--repeat` times
+//! one after another (never in parallel: the node threads need the cores), with a progress
+//! bar on stderr, a table on stdout (stderr with `--json`), and `sweep.csv`, `sweep.json`
+//! and SVG plots in `--out`. A point is exactly one `pinraft run`: the same flags, the
+//! same cluster, the same JSON.
+
+use crate::cli::run;
+use crate::cluster;
+use crate::sweep::grid::{self, Grid};
+use crate::sweep::{csv, plots, table, Results};
+use anyhow::Context;
+use clap::Args;
+use serde_json::Value;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Progress-bar steps per run.
+const STEPS_PER_RUN: u64 = 1_000;
+
+/// Flags of `pinraft sweep`. Every list flag takes a comma list of `pinraft run` values
+/// (`--batch 1,8,64`, `--loss 0,5%,20%`); a flag not given keeps `pinraft run`'s default.
+#[derive(Args, Clone, Debug, Default)]
+pub struct SweepArgs {
+    /// Cluster sizes.
+    #[arg(long, value_name = "LIST")]
+    pub nodes: Option<String>,
+    /// Logical clients (closed loop).
+    #[arg(long, value_name = "LIST")]
+    pub clients: Option<String>,
+    /// Open-loop target rates in ops/s.
+    #[arg(long, value_name = "LIST")]
+    pub rate: Option<String>,
+    /// Load threads.
+    #[arg(long, value_name = "LIST")]
+    pub load_threads: Option<String>,
+    /// batch_entries_max values.
+    #[arg(long, value_name = "LIST")]
+    pub batch: Option<String>,
+    /// inflight_batches_max values.
+    #[arg(long, value_name = "LIST")]
+    pub inflight: Option<String>,
+    /// Resend thresholds, with units (5ms,20ms,100ms).
+    #[arg(long, value_name = "LIST")]
+    pub resend: Option<String>,
+    /// Heartbeat intervals, with units.
+    #[arg(long, value_name = "LIST")]
+    pub heartbeat: Option<String>,
+    /// Election timeout ranges (150ms-300ms,300ms-600ms).
+    #[arg(long, value_name = "LIST")]
+    pub election_timeout: Option<String>,
+    /// Packet loss probabilities (0,5%,20%).
+    #[arg(long, value_name = "LIST")]
+    pub loss: Option<String>,
+    /// Packet duplication probabilities.
+    #[arg(long, value_name = "LIST")]
+    pub dup: Option<String>,
+    /// Packet delay ranges (0ns,1ms-5ms).
+    #[arg(long, value_name = "LIST")]
+    pub delay: Option<String>,
+    /// Fractions of gets.
+    #[arg(long, value_name = "LIST")]
+    pub mix: Option<String>,
+    /// Distinct key counts.
+    #[arg(long, value_name = "LIST")]
+    pub keys: Option<String>,
+    /// Put value sizes in bytes.
+    #[arg(long, value_name = "LIST")]
+    pub value_size: Option<String>,
+    /// Client retry timeouts, with units.
+    #[arg(long, value_name = "LIST")]
+    pub client_timeout: Option<String>,
+    /// Inbound channel capacities in packets.
+    #[arg(long, value_name = "LIST")]
+    pub channel_capacity: Option<String>,
+    /// Engines (raft,null).
+    #[arg(long, value_name = "LIST")]
+    pub engine: Option<String>,
+    /// Measured time of each run.
+    #[arg(long, value_name = "LIST", default_value = "2s")]
+    pub duration: String,
+    /// Warm-up of each run, excluded from every figure.
+    #[arg(long, value_name = "LIST", default_value = "500ms")]
+    pub warmup: String,
+    /// Timed events for every run (one value: its commas separate events).
+    #[arg(long)]
+    pub events: Option<String>,
+    /// Runs per point; the table shows their median and min-max spread.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
+    pub repeat: u64,
+    /// Base seed: run k of the sweep (points and repeats in order, from 0) uses seed + k.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Directory for sweep.csv, sweep.json and the SVG plots.
+    #[arg(long, default_value = "results")]
+    pub out: PathBuf,
+    /// Print a JSON summary on stdout; the table goes to stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl SweepArgs {
+    /// Parses sweep flags (without the program and subcommand names), as `pinraft sweep`.
+    pub fn try_parse_flags<I, T>(flags: I) -> Result<SweepArgs, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct Wrapper {
+            #[command(flatten)]
+            args: SweepArgs,
+        }
+        let argv = std::iter::once("pinraft-sweep".into()).chain(flags.into_iter().map(Into::into));
+        Wrapper::try_parse_from(argv).map(|w| w.args)
+    }
+
+    /// The list given for a `pinraft run` flag, by its name.
+    pub fn list(&self, flag: &str) -> Option<String> {
+        let given = match flag {
+            "nodes" => &self.nodes,
+            "clients" => &self.clients,
+            "rate" => &self.rate,
+            "load-threads" => &self.load_threads,
+            "batch" => &self.batch,
+            "inflight" => &self.inflight,
+            "resend" => &self.resend,
+            "heartbeat" => &self.heartbeat,
+            "election-timeout" => &self.election_timeout,
+            "loss" => &self.loss,
+            "dup" => &self.dup,
+            "delay" => &self.delay,
+            "mix" => &self.mix,
+            "keys" => &self.keys,
+            "value-size" => &self.value_size,
+            "client-timeout" => &self.client_timeout,
+            "channel-capacity" => &self.channel_capacity,
+            "engine" => &self.engine,
+            "duration" => return Some(self.duration.clone()),
+            "warmup" => return Some(self.warmup.clone()),
+            _ => return None,
+        };
+        given.clone()
+    }
+}
+
+/// Runs the sweep; bad input is an error before anything runs.
+pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
+    let grid = Grid::expand(&|flag| args.list(flag), args.events.as_deref())?;
+    let runs_total = grid.points.len() as u64 * args.repeat;
+    eprintln!("{}", grid.reproduce(args.repeat, args.seed));
+    let wall_ns: u64 =
+        grid.points.iter().map(|p| (p.args.warmup + p.args.duration) * args.repeat).sum();
+    eprintln!(
+        "{} points, {} run(s) each: {runs_total} runs, about {:.0} s of warm-up and measuring",
+        grid.points.len(),
+        args.repeat,
+        (wall_ns as f64 / 1e9).ceil()
+    );
+    std::fs::create_dir_all(&args.out)
+        .with_context(|| format!("creating {}", args.out.display()))?;
+    let runs = run_points(&grid, args)?;
+    let results = Results { grid, runs, repeat: args.repeat, seed: args.seed };
+    let files = write_outputs(&results, &args.out)?;
+    let text = table::render(&results);
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&results.to_json(false))?);
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    eprintln!("wrote {}", names.join(", "));
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs every point `repeat` times, in grid order, one run at a time.
+fn run_points(grid: &Grid, args: &SweepArgs) -> anyhow::Result<Vec<Vec<Value>>> {
+    let total = grid.points.len() * args.repeat as usize;
+    let bar = progress_bar(total as u64);
+    let mut all = Vec::with_capacity(grid.points.len());
+    for point in &grid.points {
+        let mut runs = Vec::with_capacity(args.repeat as usize);
+        for r in 0..args.repeat as usize {
+            let k = point.index * args.repeat as usize + r;
+            let label = grid.label(point, true);
+            bar.set_message(format!("{label} (repeat {}/{})", r + 1, args.repeat));
+            let mut run_args = point.args.clone();
+            run_args.seed = grid::run_seed(args.seed, k);
+            let json = run_one(&run_args, &mut |f| {
+                bar.set_position(
+                    k as u64 * STEPS_PER_RUN + (f.clamp(0.0, 1.0) * STEPS_PER_RUN as f64) as u64,
+                )
+            })
+            .with_context(|| format!("run {} of {total} ({label})", k + 1))?;
+            let line = format!("[{}/{total}] {label}, repeat {}: {}", k + 1, r + 1, brief(&json));
+            if bar.is_hidden() {
+                eprintln!("{line}");
+            } else {
+                bar.println(line);
+            }
+            runs.push(json);
+        }
+        all.push(runs);
+    }
+    bar.finish_and_clear();
+    Ok(all)
+}
+
+/// One `pinraft run` with these flags; its JSON result.
+fn run_one(args: &run::RunArgs, progress: &mut dyn FnMut(f64)) -> anyhow::Result<Value> {
+    let cfg = args.cluster_config()?;
+    let report = cluster::run(&cfg, progress)?;
+    Ok(serde_json::to_value(run::to_json(args, &cfg, report))?)
+}
+
+/// A one-line result: throughput and latency.
+fn brief(json: &Value) -> String {
+    use crate::sweep::stats::{get, LATENCY_P50, LATENCY_P99, THROUGHPUT};
+    let f = |key| get(json, key).unwrap_or(f64::NAN);
+    format!(
+        "{:.0} ops/s, latency p50 {:.0} us, p99 {:.0} us",
+        f(THROUGHPUT),
+        f(LATENCY_P50),
+        f(LATENCY_P99)
+    )
+}
+
+/// Writes sweep.csv, sweep.json and the plots; returns the files written.
+fn write_outputs(results: &Results, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let write = |name: &str, text: String| -> anyhow::Result<PathBuf> {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+        Ok(path)
+    };
+    let mut files = vec![
+        write("sweep.csv", csv::to_csv(&results.csv_rows()))?,
+        write("sweep.json", serde_json::to_string_pretty(&results.to_json(true))? + "\n")?,
+    ];
+    let (plots, skipped) = plots::write_all(results, dir)?;
+    files.extend(plots);
+    for flag in skipped {
+        eprintln!("note: --{flag} is not a number, so there is no plot against it");
+    }
+    Ok(files)
+}
+
+/// A bar over every run of the sweep, with an ETA; hidden when stderr is not a terminal.
+fn progress_bar(runs: u64) -> indicatif::ProgressBar {
+    if !std::io::stderr().is_terminal() {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::new(runs * STEPS_PER_RUN);
+    let template = "{bar:30} {percent:>3}% {elapsed_precise} ETA {eta_precise}  {msg}";
+    bar.set_style(indicatif::ProgressStyle::with_template(template).expect("static template"));
+    bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sweep::params::PARAMS;
+
+    #[test]
+    fn every_sweepable_flag_is_a_sweep_flag() {
+        for param in PARAMS {
+            let flags = [format!("--{}", param.flag), "LIST".to_string()];
+            let args = SweepArgs::try_parse_flags(flags).expect("a sweep flag");
+            assert_eq!(args.list(param.flag).as_deref(), Some("LIST"), "--{}", param.flag);
+        }
+    }
+}

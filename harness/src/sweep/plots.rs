@@ -1,0 +1,132 @@
+//! The sweep's SVG plots: for each swept numeric parameter, throughput and client latency
+//! (p50 solid, p99 dashed) against it, one line per combination of the other swept
+//! parameters, medians with min-max whiskers when repeated.
+
+use super::grid::{Axis, Grid};
+use super::stats::{self, LATENCY_P50, LATENCY_P99, THROUGHPUT};
+use super::Results;
+use crate::cli::run::RunArgs;
+use crate::plot::{write_svg, Chart, Line, Sample};
+use std::path::{Path, PathBuf};
+
+/// Fixed parameters named in a plot's subtitle, when not swept.
+const SUBTITLE_FLAGS: &[&str] = &[
+    "nodes", "clients", "rate", "batch", "inflight", "resend", "loss", "delay", "engine",
+    "duration", "warmup",
+];
+
+/// Points that differ only in one parameter: a line of a plot.
+struct Group {
+    /// The other swept parameters' values, e.g. `resend 5ms, loss 20%`.
+    label: String,
+    /// Indices of its points.
+    points: Vec<usize>,
+}
+
+/// Writes every plot into `dir`; returns the files written and the swept parameters that
+/// have no numeric axis (so no plot).
+pub fn write_all(
+    results: &Results,
+    dir: &Path,
+) -> anyhow::Result<(Vec<PathBuf>, Vec<&'static str>)> {
+    let (mut written, mut skipped) = (Vec::new(), Vec::new());
+    for (k, axis) in results.grid.swept() {
+        let Some(x_of) = axis.param.x else {
+            skipped.push(axis.param.flag);
+            continue;
+        };
+        let groups = groups(&results.grid, k);
+        let line = |g: &Group, style: usize, key: &str, label: String, dashed: bool| Line {
+            label,
+            style,
+            dashed,
+            samples: samples(results, g, x_of, key),
+        };
+        let mut throughput = base_chart(results, axis, "Throughput");
+        throughput.y_label = "throughput (ops/s)".into();
+        throughput.lines = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| line(g, i, THROUGHPUT, g.label.clone(), false))
+            .collect();
+        let mut latency = base_chart(results, axis, "Client latency p50 and p99");
+        latency.y_label = "client latency (µs)".into();
+        latency.style_key = vec![("p50".into(), false), ("p99".into(), true)];
+        for (i, g) in groups.iter().enumerate() {
+            latency.lines.push(line(g, i, LATENCY_P50, g.label.clone(), false));
+            latency.lines.push(line(g, i, LATENCY_P99, String::new(), true));
+        }
+        for (name, chart) in [("throughput", throughput), ("latency", latency)] {
+            let path = dir.join(format!("{name}-vs-{}.svg", axis.param.flag));
+            write_svg(&path, &chart)?;
+            written.push(path);
+        }
+    }
+    Ok((written, skipped))
+}
+
+/// Groups the points by the values of every swept axis but `k`, in grid order.
+fn groups(grid: &Grid, k: usize) -> Vec<Group> {
+    let mut keyed: Vec<(Vec<usize>, Group)> = Vec::new();
+    for point in &grid.points {
+        let mut key = point.values.clone();
+        key[k] = usize::MAX;
+        match keyed.iter_mut().find(|(other, _)| *other == key) {
+            Some((_, group)) => group.points.push(point.index),
+            None => {
+                let parts: Vec<String> = (grid.swept().filter(|(j, _)| *j != k))
+                    .map(|(j, a)| format!("{} {}", a.param.flag, a.values[point.values[j]]))
+                    .collect();
+                keyed.push((key, Group { label: parts.join(", "), points: vec![point.index] }));
+            }
+        }
+    }
+    keyed.into_iter().map(|(_, g)| g).collect()
+}
+
+/// A group's samples of one figure, in x order.
+fn samples(results: &Results, group: &Group, x_of: fn(&RunArgs) -> f64, key: &str) -> Vec<Sample> {
+    let mut samples: Vec<Sample> = (group.points.iter())
+        .filter_map(|&p| {
+            let s = stats::spread(&results.runs[p], key)?;
+            let x = x_of(&results.grid.points[p].args);
+            Some(Sample { x, y: s.median, y_min: s.min, y_max: s.max })
+        })
+        .collect();
+    samples.sort_by(|a, b| a.x.total_cmp(&b.x));
+    samples
+}
+
+/// Title, subtitle and x axis of a plot against `axis`.
+fn base_chart(results: &Results, axis: &Axis, figure: &str) -> Chart {
+    let name = axis.param.axis.split(" (").next().unwrap_or(axis.param.flag);
+    Chart {
+        title: format!("{figure} vs {name}"),
+        subtitle: subtitle(results),
+        x_label: axis.param.axis.to_string(),
+        x_ticks_at_data: true,
+        show_points: true,
+        ..Chart::default()
+    }
+}
+
+/// The fixed parameters and what a point stands for.
+fn subtitle(results: &Results) -> String {
+    let grid = &results.grid;
+    let fixed = (grid.axes.iter())
+        .filter(|a| !a.is_swept() && SUBTITLE_FLAGS.contains(&a.param.flag))
+        .filter(|a| {
+            !matches!(
+                (a.param.flag, a.values[0].as_str()),
+                ("delay", "0ns-0ns") | ("engine", "raft")
+            )
+        })
+        .map(|a| format!("{} {}", a.param.flag, a.values[0]));
+    let mut parts: Vec<String> = fixed.collect();
+    parts.push(if results.repeat > 1 {
+        format!("median of {} runs, bars min-max", results.repeat)
+    } else {
+        "one run per point".to_string()
+    });
+    parts.join(", ")
+}
