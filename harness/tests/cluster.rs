@@ -2,7 +2,10 @@
 //! leader kill and heavy loss, the JSON result has every key, bad flags exit 2.
 
 use pinraft_harness::args::parse_events;
+use pinraft_harness::check::{check_kv, Budget, Verdict};
 use pinraft_harness::cluster::{self, ClusterConfig, NetFaults};
+use pinraft_harness::history::Outcome;
+use pinraft_harness::workload::WorkloadSpec;
 use std::process::Command;
 
 const MS: u64 = 1_000_000;
@@ -29,6 +32,30 @@ fn a_leader_kill_mid_run_is_survived_and_commits_continue() {
     let t = &report.timeline_ops_per_100ms;
     assert!(t[3..6].iter().all(|&n| n > 0), "commits before the kill: {t:?}");
     assert!(t[15..20].iter().all(|&n| n > 0), "commits continue after the kill: {t:?}");
+}
+
+/// Half gets on a few keys, through a leader kill and 20% loss: every answered get must
+/// agree with the puts before it (the history is linearizable), and retries after lost
+/// replies must not apply a put twice (a duplicate would break the same check).
+#[test]
+fn answered_gets_agree_with_the_puts_before_them() {
+    let cfg = ClusterConfig {
+        workload: WorkloadSpec { keys: 8, get_ppm: 500_000, value_size: 16 },
+        clients: 8,
+        faults: NetFaults { loss_ppm: 200_000, ..NetFaults::default() },
+        events: parse_events("kill-leader@400ms").unwrap(),
+        record_history: true,
+        ..short(1_000)
+    };
+    let report = cluster::run(&cfg, &mut |_| {}).unwrap();
+    let history = &report.history;
+    let gets = history.iter().filter(|op| op.output.is_some()).count();
+    assert!(gets > 50, "enough answered gets to mean something: {gets}");
+    assert!(history.iter().any(|op| op.outcome == Outcome::Ok && op.value.is_some()));
+    match check_kv(history, Budget::States(20_000_000)) {
+        Verdict::Linearizable => {}
+        other => panic!("the cluster's history is not linearizable: {other:?}"),
+    }
 }
 
 #[test]

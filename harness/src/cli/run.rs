@@ -82,7 +82,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 16)]
     pub value_size: usize,
     /// A client retries a request unanswered for this long.
-    #[arg(long, default_value = "1s", value_parser = args::parse_duration)]
+    #[arg(long, default_value = "500ms", value_parser = args::parse_duration)]
     pub client_timeout: u64,
     /// Timed events, e.g. kill-leader@2s,heal@3s (times from the start, warm-up included).
     #[arg(long, default_value = "", value_parser = args::parse_event_list)]
@@ -102,10 +102,13 @@ pub struct RunArgs {
     /// Also write the JSON result to this file (default for a plain `pinraft`: results/runs/).
     #[arg(long)]
     pub out: Option<PathBuf>,
-    // Issue 5 (sweep/plots): the optional throughput timeline plot.
     /// Also plot the throughput timeline (ops per 100 ms, events marked) as an SVG file.
     #[arg(long, value_name = "FILE.svg")]
     pub timeline: Option<PathBuf>,
+    /// Record every client operation and write the history (JSON Lines) to this file, for
+    /// `pinraft check`.
+    #[arg(long, value_name = "FILE")]
+    pub history: Option<PathBuf>,
 }
 
 impl Default for RunArgs {
@@ -162,7 +165,7 @@ impl RunArgs {
             client_timeout_ns: self.client_timeout,
             channel_capacity: self.channel_capacity as usize,
             null_engine: self.engine == EngineKind::Null,
-            record_history: false,
+            record_history: self.history.is_some(),
         })
     }
 
@@ -257,7 +260,13 @@ pub fn run(args: &RunArgs, default_out: bool) -> anyhow::Result<ExitCode> {
     let bar = progress_bar();
     let report = cluster::run(&cfg, &mut |f| bar.set_position((f * 100.0) as u64))?;
     bar.finish_and_clear();
-    // Issue 5 (sweep/plots): `--timeline FILE.svg`.
+    if let Some(path) = &args.history {
+        let file =
+            std::fs::File::create(path).with_context(|| format!("creating {}", path.display()))?;
+        crate::history::write_jsonl(std::io::BufWriter::new(file), &report.history)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("history of {} operations written to {}", report.history.len(), path.display());
+    }
     if let Some(path) = &args.timeline {
         crate::plot::timeline_svg(path, &cfg, &report.timeline_ops_per_100ms)?;
         eprintln!("timeline written to {}", path.display());

@@ -85,7 +85,7 @@ impl Default for ClusterConfig {
             faults: NetFaults::default(),
             events: Vec::new(),
             seed: 1,
-            client_timeout_ns: 1_000_000_000,
+            client_timeout_ns: 500_000_000,
             channel_capacity: 4_096,
             null_engine: false,
             record_history: false,
