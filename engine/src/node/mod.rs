@@ -300,9 +300,13 @@ impl Node {
     pub fn term_at(&self, index: Index) -> Option<Term> {
         self.log.term(index)
     }
-    /// The log entries with indexes in `range`, clipped to the log.
-    pub fn entries(&self, range: Range<Index>) -> &[Entry] {
-        self.log.slice(range)
+    /// The log entries with indexes in `range`, clipped to the log, in order.
+    pub fn entries(&self, range: Range<Index>) -> impl Iterator<Item = &Entry> + '_ {
+        self.log.iter(range)
+    }
+    /// The log entry at `index`, if the log holds it.
+    pub fn entry(&self, index: Index) -> Option<&Entry> {
+        self.log.entry(index)
     }
     /// The value of `key` in this replica's state machine (empty if never written). For
     /// tests and checkers: a linearizable read goes through `propose`.

@@ -26,7 +26,7 @@ impl Node {
                 }
                 let prev_index = range.start - 1;
                 let prev_term = self.log.term(prev_index).expect("next is within the log");
-                let entries = self.log.slice(range).to_vec();
+                let entries = self.log.iter(range).cloned().collect();
                 let message = Message::Append {
                     term: self.term,
                     prev_index,

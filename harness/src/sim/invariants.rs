@@ -27,7 +27,7 @@ pub trait LogView {
     /// The term at `index` (0 at index 0), `None` past the end.
     fn term_at(&self, index: Index) -> Option<Term>;
     /// The entries in `range`, clipped to the log.
-    fn entries_in(&self, range: Range<Index>) -> &[Entry];
+    fn entries_in(&self, range: Range<Index>) -> Vec<&Entry>;
 }
 
 impl LogView for Node {
@@ -37,8 +37,8 @@ impl LogView for Node {
     fn term_at(&self, index: Index) -> Option<Term> {
         Node::term_at(self, index)
     }
-    fn entries_in(&self, range: Range<Index>) -> &[Entry] {
-        self.entries(range)
+    fn entries_in(&self, range: Range<Index>) -> Vec<&Entry> {
+        self.entries(range).collect()
     }
 }
 
@@ -53,10 +53,10 @@ impl LogView for [Entry] {
             i => self.get(i as usize - 1).map(|e| e.term),
         }
     }
-    fn entries_in(&self, range: Range<Index>) -> &[Entry] {
+    fn entries_in(&self, range: Range<Index>) -> Vec<&Entry> {
         let end = (range.end.max(1) as usize - 1).min(self.len());
         let start = (range.start.max(1) as usize - 1).min(end);
-        &self[start..end]
+        self[start..end].iter().collect()
     }
 }
 

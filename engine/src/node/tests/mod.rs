@@ -129,6 +129,11 @@ pub(super) fn heartbeat(term: Term, commit: Index) -> Message {
     Message::Heartbeat { term, commit }
 }
 
+/// A copy of the entries of `node`'s log in `range`.
+pub(super) fn logged(node: &Node, range: std::ops::Range<Index>) -> Vec<Entry> {
+    node.entries(range).cloned().collect()
+}
+
 /// Takes a node's `Ready` and advances it at once, as an in-memory runtime does.
 pub(super) fn take(node: &mut Node) -> Ready {
     let ready = node.ready();

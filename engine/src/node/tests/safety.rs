@@ -143,7 +143,7 @@ impl Sim {
             }
         }
         for index in self.checked[i] + 1..=n.commit_index() {
-            let entry = &n.entries(index..index + 1)[0];
+            let entry = n.entry(index).unwrap();
             let first = self.committed.entry(index).or_insert_with(|| entry.clone());
             if first != entry {
                 return Err(format!("node {} committed {entry:?}, another {first:?}", n.id()));
