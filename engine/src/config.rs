@@ -1,7 +1,7 @@
 //! The engine's knobs, their defaults and the rules that make a combination valid. The
 //! field names are also the JSON keys under `config` in every result file.
 
-use crate::types::{NodeId, NONE};
+use crate::types::{Index, NodeId, Term, NONE};
 use thiserror::Error;
 
 /// Largest cluster the engine accepts. Quorum math and per-peer state are sized by it.
@@ -247,4 +247,29 @@ mod tests {
             }
         );
     }
+}
+
+/// Durable state that cannot be what a node wrote: the runtime's storage is corrupt or was
+/// read wrongly. A node refuses to start from it rather than serve wrong data.
+#[derive(Clone, Debug, Error, PartialEq, Eq)]
+pub enum RecoverError {
+    /// The configuration is invalid.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// The log does not run contiguously from index 1.
+    #[error("log: expected index {expected}, found {found}")]
+    Gap {
+        /// The index that should come next.
+        expected: Index,
+        /// The index found instead.
+        found: Index,
+    },
+    /// An entry's term is below its predecessor's or above the hard state's term.
+    #[error("log: entry {index} has term {term}, out of order or newer than the hard state")]
+    Term {
+        /// The entry's index.
+        index: Index,
+        /// Its term.
+        term: Term,
+    },
 }

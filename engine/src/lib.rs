@@ -29,7 +29,7 @@ pub mod quorum;
 mod ready;
 mod types;
 
-pub use config::{Config, ConfigError, MEMBERS_MAX};
+pub use config::{Config, ConfigError, RecoverError, MEMBERS_MAX};
 pub use message::{AckOutcome, Batch, Message};
 pub use node::{Node, Role, Stats};
 pub use ready::Ready;

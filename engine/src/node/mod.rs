@@ -10,7 +10,7 @@ mod replication;
 #[cfg(test)]
 mod tests;
 
-use crate::config::{Config, ConfigError};
+use crate::config::{Config, ConfigError, RecoverError};
 use crate::kv::{Fixed, Kv};
 use crate::log::Log;
 use crate::message::{AckOutcome, Batch, Message};
@@ -127,6 +127,38 @@ impl Node {
             scratch: Vec::with_capacity(members),
             config,
         };
+        node.reset_election_timer();
+        Ok(node)
+    }
+
+    /// A node restarted from what it made durable before it stopped: its hard state and its
+    /// log (every entry from index 1, as handed out in `Ready::entries`). Its clock starts at
+    /// `now_ns`, so its first election timeout runs from the restart, not from time 0. The
+    /// commit index is volatile (Figure 2): the node learns it again from the leader and
+    /// rebuilds its state machine by applying the log from the start as commits arrive.
+    pub fn recover(
+        config: Config,
+        hard_state: HardState,
+        entries: impl IntoIterator<Item = Entry>,
+        now_ns: u64,
+    ) -> Result<Node, RecoverError> {
+        let mut node = Node::new(config)?;
+        for entry in entries {
+            let expected = node.log.last_index() + 1;
+            if entry.index != expected {
+                return Err(RecoverError::Gap { expected, found: entry.index });
+            }
+            if entry.term < node.log.last_term() || entry.term > hard_state.term {
+                return Err(RecoverError::Term { index: entry.index, term: entry.term });
+            }
+            node.log.push(entry);
+        }
+        let recovered = node.log.take_unsent();
+        node.log.mark_stable(recovered);
+        node.term = hard_state.term;
+        node.vote = hard_state.vote;
+        node.hard_state_sent = hard_state;
+        node.now_ns = now_ns;
         node.reset_election_timer();
         Ok(node)
     }

@@ -11,6 +11,7 @@ mod commit;
 mod determinism;
 mod election;
 mod flow;
+mod recovery;
 mod replication;
 mod safety;
 mod zero_copy;
