@@ -154,5 +154,5 @@ fn s5_3_a_far_behind_follower_catches_up_in_few_round_trips() {
     assert_eq!(prevs, vec![(100, 1), (40, 61), (10, 64), (74, 27)]);
     let (l, f) = (&net.nodes[0], &net.nodes[1]);
     assert_eq!(l.commit_index(), 101);
-    assert_eq!(logged(&f, 1..200), logged(&l, 1..200));
+    assert_eq!(logged(f, 1..200), logged(l, 1..200));
 }
