@@ -37,7 +37,7 @@ fn fig2_a_single_node_that_crashes_after_acknowledging_still_has_the_write() {
     let mut disk = Disk::default();
     let mut n = node(1, 1);
     n.tick(300 * MS);
-    disk.persist(&mut n);
+    let _ = disk.persist(&mut n);
     n.propose(put(7, 1, "k", "v"));
     let mut replies = disk.persist(&mut n).replies;
     replies.extend(disk.persist(&mut n).replies);
