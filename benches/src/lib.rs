@@ -1,98 +1,63 @@
-//! A cluster of engine nodes driven by hand in one thread, for benchmarks that measure the
-//! consensus logic alone: no threads, no channels, no clock.
+//! # pinraft-benches
+//!
+//! The fixtures the benchmarks drive, kept out of the benchmark files so that the wall-clock
+//! benchmarks (criterion: `benches/engine.rs`, `benches/cluster.rs`) and the instruction-count
+//! benchmarks (gungraun: `benches/engine_instructions.rs`) measure the very same code paths.
+//!
+//! - [`HandCluster`]: engine nodes in one thread, messages delivered by hand. No threads, no
+//!   channels, no clock: every input is fixed, so instruction counts repeat exactly.
+//! - [`PinnedCluster`]: a 3-node cluster on pinned threads with bounded crossbeam channels,
+//!   the benchmark thread as its client.
+//! - [`Echo`]: a driver thread and an echo thread on two cores, passing a batch back and
+//!   forth: the channel floor.
+//!
+//! [`HandCluster`] reads no clock, takes no seed from the environment and iterates no hash
+//! map: the instruction-count gate (`benches/gate.sh`) depends on it.
 
-use bytes::Bytes;
-use pinraft_engine::{Batch, ClientReply, ClientRequest, Config, Node, Op, Role};
+#![deny(missing_docs)]
 
-/// Nodes with perfect, instant delivery, stepped in one thread.
-pub struct HandCluster {
-    nodes: Vec<Node>,
-    now_ns: u64,
-    inflight: Vec<Batch>,
-    replies: Vec<ClientReply>,
-    next_seq: u64,
-    value: Bytes,
-    keys: Vec<Bytes>,
+mod echo;
+mod hand;
+mod pinned;
+
+pub use echo::{message_batch, Echo};
+pub use hand::{HandCluster, LOG_ENTRIES_MAX};
+pub use pinned::{PinnedCluster, PUTS_PER_CLUSTER_MAX};
+
+use core_affinity::CoreId;
+use std::sync::OnceLock;
+
+/// The batch sizes every engine benchmark sweeps (`batch_entries_max`, and puts proposed at
+/// once).
+pub const BATCHES: [usize; 4] = [1, 8, 64, 256];
+
+/// Rounds a fresh [`HandCluster`] runs before a one-shot measurement, so that the round
+/// measured is a steady-state one (past the first allocations of every buffer) and always the
+/// same one.
+pub const WARM_ROUNDS: usize = 8;
+
+/// The machine's cores, read once. `core_affinity::get_core_ids` reads the *calling* thread's
+/// CPU mask, so the first call must come from a thread nobody pinned: the benchmark thread,
+/// which this crate never pins (it pins only the threads it spawns, and spawns them only from
+/// the benchmark thread).
+pub fn core_ids() -> &'static [CoreId] {
+    static CORES: OnceLock<Vec<CoreId>> = OnceLock::new();
+    CORES.get_or_init(|| core_affinity::get_core_ids().unwrap_or_default())
 }
 
-impl HandCluster {
-    /// `n` nodes with `batch_entries_max = batch`, node 1 elected leader.
-    pub fn elected(n: u64, batch: usize) -> HandCluster {
-        let nodes = (1..=n)
-            .map(|id| {
-                let slow = if id == 1 { 0 } else { 10_000_000_000 };
-                let config = Config {
-                    batch_entries_max: batch,
-                    election_timeout_min_ns: 150_000_000 + slow,
-                    election_timeout_max_ns: 300_000_000 + slow,
-                    ..Config::new(id, n)
-                };
-                Node::new(config).expect("valid config")
-            })
-            .collect();
-        let keys = (0..1_000).map(|k| Bytes::from(format!("k{k}"))).collect();
-        let mut c = HandCluster {
-            nodes,
-            now_ns: 0,
-            inflight: Vec::new(),
-            replies: Vec::new(),
-            next_seq: 1,
-            value: Bytes::from_static(b"0123456789abcdef"),
-            keys,
-        };
-        c.now_ns = 300_000_000;
-        c.nodes[0].tick(c.now_ns);
-        c.pump();
-        assert_eq!(c.nodes[0].role(), Role::Leader);
-        c
-    }
-
-    /// The leader.
-    pub fn leader(&mut self) -> &mut Node {
-        &mut self.nodes[0]
-    }
-
-    /// `count` put requests from one client, ready to propose.
-    pub fn requests(&mut self, count: usize) -> Vec<ClientRequest> {
-        (0..count)
-            .map(|_| {
-                let seq = self.next_seq;
-                self.next_seq += 1;
-                let key = self.keys[seq as usize % self.keys.len()].clone();
-                ClientRequest { client: 1, seq, op: Op::Put { key, value: self.value.clone() } }
-            })
-            .collect()
-    }
-
-    /// Proposes at the leader.
-    pub fn propose(&mut self, requests: Vec<ClientRequest>) {
-        for r in requests {
-            self.nodes[0].propose(r);
-        }
-    }
-
-    /// Delivers every message until all nodes are quiet; returns the replies collected.
-    pub fn pump(&mut self) -> usize {
-        loop {
-            for node in &mut self.nodes {
-                while node.has_ready() {
-                    let mut ready = node.ready();
-                    self.inflight.append(&mut ready.messages);
-                    self.replies.append(&mut ready.replies);
-                    node.advance(ready);
-                }
+/// Spawns a named thread pinned to `core` (none: unpinned).
+fn spawn_pinned<T: Send + 'static>(
+    name: String,
+    core: Option<CoreId>,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> std::thread::JoinHandle<T> {
+    std::thread::Builder::new()
+        .name(name)
+        .spawn(move || {
+            if let Some(core) = core {
+                core_affinity::set_for_current(core);
             }
-            if self.inflight.is_empty() {
-                let answered = self.replies.len();
-                self.replies.clear();
-                return answered;
-            }
-            for batch in std::mem::take(&mut self.inflight) {
-                let to = &mut self.nodes[batch.to as usize - 1];
-                for m in batch.messages {
-                    to.step(batch.from, m);
-                }
-            }
-        }
-    }
+            body()
+        })
+        .expect("spawn a benchmark thread")
 }
