@@ -21,6 +21,10 @@ enum Command {
     Run(cli::run::RunArgs),
     /// A grid of runs (any `run` flag as a comma list): a table, CSV, JSON and SVG plots.
     Sweep(Box<cli::sweep::SweepArgs>),
+    /// Scenario files (TOML, or the classic simulator's JSON), run and scored.
+    Scenario(cli::scenario::ScenarioArgs),
+    /// The standard experiments: results/REPORT.md with plots, beside published figures.
+    Report(cli::report::ReportArgs),
     /// A deterministic simulated run: the same seed prints the same output, byte for byte.
     Sim(cli::sim::SimArgs),
     /// Linearizability of a recorded history: prints linearizable (exit 0), not
@@ -34,6 +38,8 @@ fn main() -> ExitCode {
         None => cli::run::run(&cli::run::RunArgs::default(), true),
         Some(Command::Run(args)) => cli::run::run(&args, false),
         Some(Command::Sweep(args)) => cli::sweep::run(&args),
+        Some(Command::Scenario(args)) => cli::scenario::run(&args),
+        Some(Command::Report(args)) => cli::report::run(&args),
         Some(Command::Sim(args)) => cli::sim::run(&args),
         Some(Command::Check(args)) => cli::check::run(&args),
     };

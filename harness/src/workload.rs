@@ -1,7 +1,8 @@
 //! Logical clients, shared by the simulator and the threaded cluster. A client has one
 //! request outstanding, names it (client, seq), follows redirects, and retries the same
 //! (client, seq) after a `fail` or a timeout, so the engine applies it at most once. The
-//! client is pure: runtimes give it the time and carry its requests.
+//! client is pure: runtimes give it the time and carry its requests. [`HostedLoad`] is how
+//! a runtime hosts another client model instead (`pinraft scenario`'s drivers).
 
 use crate::history::{OpKind, Operation, Outcome as HistoryOutcome};
 use bytes::Bytes;
@@ -278,6 +279,94 @@ impl Client {
         out.target = to;
         out.sent_ns = at_ns;
         Next::Retry { to, at_ns, request: out.request.clone() }
+    }
+}
+
+/// What a [`HostedLoad`] sees of the cluster when it acts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClusterView {
+    /// The live node leading the highest term, if any.
+    pub leader: Option<NodeId>,
+    /// Per node, at index `id - 1`: not crashed.
+    pub alive: Vec<bool>,
+}
+
+impl ClusterView {
+    /// Whether node `id` exists and is alive.
+    pub fn is_alive(&self, id: NodeId) -> bool {
+        id != NONE && self.alive.get(id as usize - 1).copied().unwrap_or(false)
+    }
+}
+
+/// What a [`HostedLoad`] asks its runtime to do, at once.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LoadAction {
+    /// Send a request to a node: one client packet, never lost (it may find the node dead).
+    Send {
+        /// The node.
+        to: NodeId,
+        /// The request.
+        request: Arc<ClientRequest>,
+    },
+    /// Crash a node for good.
+    Crash(NodeId),
+    /// Cut every link, both ways, between these nodes and the others, replacing any
+    /// earlier cut.
+    Partition(Vec<NodeId>),
+    /// Remove every cut.
+    Heal,
+}
+
+/// A client model that a runtime (the simulator or the threaded cluster) hosts in place of
+/// its own clients: it decides what to send where and when, and may script faults; the
+/// runtime carries its requests and replies and performs its actions. `pinraft scenario`
+/// drives both runtimes through this, so one implementation scores both the same way.
+pub trait HostedLoad: Send + std::fmt::Debug + 'static {
+    /// When the load next wants [`HostedLoad::wake`] without a reply (`u64::MAX`: never).
+    fn next_wake_ns(&self) -> u64;
+    /// Acts on everything due at `now_ns`.
+    fn wake(&mut self, now_ns: u64, view: &ClusterView, out: &mut Vec<LoadAction>);
+    /// A reply arrived at `now_ns`. The node that sent it is the one its request went to.
+    fn on_reply(
+        &mut self,
+        reply: ClientReply,
+        now_ns: u64,
+        view: &ClusterView,
+        out: &mut Vec<LoadAction>,
+    );
+    /// The load itself, to be downcast by its owner after the run.
+    fn into_any(self: Box<Self>) -> Box<dyn std::any::Any>;
+}
+
+/// Packets between nodes by what they carry. A packet (one batch) with messages of several
+/// kinds counts once, as the first of replication, election, heartbeat that it carries.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct PacketKinds {
+    /// Packets with an `Append` or an `AppendAck`.
+    pub replication: u64,
+    /// Packets with a `RequestVote` or a `Vote` (and no replication message).
+    pub election: u64,
+    /// Packets of heartbeats only.
+    pub heartbeat: u64,
+}
+
+impl PacketKinds {
+    /// Counts one packet carrying `messages`.
+    pub fn count(&mut self, messages: &[pinraft_engine::Message]) {
+        use pinraft_engine::Message as M;
+        let has = |f: fn(&M) -> bool| messages.iter().any(f);
+        if has(|m| matches!(m, M::Append { .. } | M::AppendAck { .. })) {
+            self.replication += 1;
+        } else if has(|m| matches!(m, M::RequestVote { .. } | M::Vote { .. })) {
+            self.election += 1;
+        } else if !messages.is_empty() {
+            self.heartbeat += 1;
+        }
+    }
+
+    /// Every packet counted.
+    pub fn total(&self) -> u64 {
+        self.replication + self.election + self.heartbeat
     }
 }
 

@@ -1,6 +1,8 @@
 //! The `pinraft` subcommands. Each module owns its clap arguments and its `run`.
 
 pub mod check;
+pub mod report;
 pub mod run;
+pub mod scenario;
 pub mod sim;
 pub mod sweep;

@@ -2,14 +2,18 @@
 //! starts its next operation as soon as the last one completes. Open loop: operations are
 //! scheduled at a fixed rate; an operation waiting for an idle client still counts its
 //! latency from its scheduled time, so a stall is never hidden (no coordinated omission).
+//! A hosted load (`HostedThread`) replaces the logical clients with one `HostedLoad`.
 
-use super::net::{Packet, Replies};
+use super::net::{Packet, Replies, Shared};
 use super::Clock;
 use crate::history::Operation;
 use crate::metrics::Latency;
-use crate::workload::{history_record, Client, Next, OpGen, RequestCounts, WorkloadSpec};
+use crate::workload::{
+    history_record, Client, ClusterView, HostedLoad, LoadAction, Next, OpGen, RequestCounts,
+    WorkloadSpec,
+};
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender};
-use pinraft_engine::ClientRequest;
+use pinraft_engine::{ClientRequest, NodeId};
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -245,5 +249,101 @@ impl LoadThread {
                 let _ = self.nodes[to].try_send(Packet::Requests(std::mem::take(requests)));
             }
         }
+    }
+}
+
+/// The thread of a hosted load (`cluster::run_hosted`): one `HostedLoad` instead of the
+/// logical clients above. It wakes the load when it asks, hands it every reply, and performs
+/// its actions: requests go out in one packet per node, crashes and cuts go to the shared
+/// state as the control plane would apply them.
+pub(crate) struct HostedThread<L> {
+    pub load: L,
+    pub nodes: Vec<Sender<Packet>>,
+    pub inbox: Receiver<Replies>,
+    pub shared: Arc<Shared>,
+    pub clock: Clock,
+    pub end_ns: u64,
+}
+
+/// What a hosted load thread hands back.
+pub(crate) struct HostedResult<L> {
+    pub load: L,
+    /// Packets of requests sent and of replies received.
+    pub client_packets: u64,
+}
+
+impl<L: HostedLoad> HostedThread<L> {
+    pub(crate) fn run(mut self) -> HostedResult<L> {
+        let mut outbox: Vec<Vec<Arc<ClientRequest>>> = vec![Vec::new(); self.nodes.len()];
+        let mut actions = Vec::new();
+        let mut client_packets = 0;
+        loop {
+            let now = self.clock.now_ns();
+            if now >= self.end_ns {
+                break;
+            }
+            if self.load.next_wake_ns() <= now {
+                self.load.wake(now, &self.view(), &mut actions);
+                self.perform(&mut actions, &mut outbox);
+            }
+            client_packets += self.flush(&mut outbox);
+            let deadline = self.load.next_wake_ns().min(self.end_ns);
+            let wait = Duration::from_nanos(deadline.saturating_sub(now));
+            match self.inbox.recv_timeout(wait) {
+                Ok(first) => {
+                    let view = self.view();
+                    let batches = std::iter::once(first)
+                        .chain(std::iter::from_fn(|| self.inbox.try_recv().ok()))
+                        .collect::<Vec<_>>();
+                    for replies in batches {
+                        client_packets += 1;
+                        let now = self.clock.now_ns();
+                        for reply in replies {
+                            self.load.on_reply(reply, now, &view, &mut actions);
+                        }
+                    }
+                    self.perform(&mut actions, &mut outbox);
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        HostedResult { load: self.load, client_packets }
+    }
+
+    fn view(&self) -> ClusterView {
+        let n = self.nodes.len() as NodeId;
+        ClusterView {
+            leader: self.shared.leader(),
+            alive: (1..=n).map(|id| self.shared.is_alive(id)).collect(),
+        }
+    }
+
+    fn perform(&self, actions: &mut Vec<LoadAction>, outbox: &mut [Vec<Arc<ClientRequest>>]) {
+        for action in actions.drain(..) {
+            match action {
+                LoadAction::Send { to, request } => outbox[to as usize - 1].push(request),
+                LoadAction::Crash(id) => {
+                    if self.shared.is_alive(id) {
+                        self.shared.mark_dead(id);
+                        let _ = self.nodes[id as usize - 1].send(Packet::Crash);
+                    }
+                }
+                LoadAction::Partition(side) => self.shared.partition(&side),
+                LoadAction::Heal => self.shared.heal(),
+            }
+        }
+    }
+
+    /// One packet per node with requests waiting; returns how many were sent.
+    fn flush(&self, outbox: &mut [Vec<Arc<ClientRequest>>]) -> u64 {
+        let mut packets = 0;
+        for (to, requests) in outbox.iter_mut().enumerate() {
+            if !requests.is_empty() {
+                packets += 1;
+                let _ = self.nodes[to].try_send(Packet::Requests(std::mem::take(requests)));
+            }
+        }
+        packets
     }
 }

@@ -12,9 +12,9 @@ pub use net::NetFaults;
 use crate::args::Event;
 use crate::history::Operation;
 use crate::metrics::{Latency, LatencySummary};
-use crate::workload::{RequestCounts, WorkloadSpec};
-use crossbeam_channel::bounded;
-use load::LoadThread;
+use crate::workload::{HostedLoad, RequestCounts, WorkloadSpec};
+use crossbeam_channel::{bounded, Receiver, Sender};
+use load::{HostedThread, LoadThread};
 use net::Shared;
 use node::{NodeThread, Replica};
 use pinraft_engine::{Config, Node};
@@ -180,31 +180,7 @@ pub fn run(cfg: &ClusterConfig, progress: &mut dyn FnMut(f64)) -> anyhow::Result
         mapping.push(format!("{name}: {}", core.map_or("unpinned".into(), |c| c.id.to_string())));
         core
     };
-    let mut node_handles = Vec::new();
-    for (k, inbox) in node_rx.into_iter().enumerate() {
-        let id = k as u64 + 1;
-        let engine =
-            Config { id, members: (1..=cfg.nodes).collect(), seed: cfg.seed, ..cfg.engine.clone() };
-        let replica = if cfg.null_engine {
-            Replica::Null
-        } else {
-            Replica::Raft(Box::new(Node::new(engine)?))
-        };
-        let thread = NodeThread {
-            id,
-            replica,
-            inbox,
-            peers: node_tx.clone(),
-            loads: load_tx.clone(),
-            shared: shared.clone(),
-            faults: cfg.faults,
-            rng: node::fault_rng(cfg.seed, id),
-            clock,
-            warmup_end_ns,
-        };
-        let core = pin(format!("node{id}"), k);
-        node_handles.push(spawn(format!("node{id}"), core, move || thread.run())?);
-    }
+    let node_handles = spawn_nodes(cfg, node_rx, &node_tx, &load_tx, &shared, clock, &mut pin)?;
     drop(load_tx);
     let per_thread =
         |l: usize| (cfg.clients as usize + cfg.load_threads - 1 - l) / cfg.load_threads;
@@ -238,6 +214,112 @@ pub fn run(cfg: &ClusterConfig, progress: &mut dyn FnMut(f64)) -> anyhow::Result
     let nodes: Vec<_> =
         node_handles.into_iter().map(|h| h.join().expect("node thread panicked")).collect();
     Ok(assemble(cfg, played, nodes, loads, mapping))
+}
+
+/// A hosted run's results: the cluster's figures, the load back, and what the cluster saw of
+/// the load's traffic.
+pub struct HostedRun<L> {
+    /// The nodes' figures (request counts and client latencies are the load's business).
+    pub report: RunReport,
+    /// The load, after its last reply.
+    pub load: L,
+    /// Client packets: request packets sent (one per node per flush) and reply packets
+    /// received (every reply a node had for the load in one `Ready`).
+    pub client_packets: u64,
+    /// Nodes whose thread panicked: replicas that died on their own.
+    pub died: Vec<u64>,
+}
+
+/// Runs the cluster for `cfg`'s duration (the warm-up too, if any) with `load` in place of
+/// the logical clients: one load thread wakes it, carries its requests and replies, and
+/// performs its crashes and cuts. `cfg.events` are played as in [`run`].
+pub fn run_hosted<L: HostedLoad>(
+    cfg: &ClusterConfig,
+    load: L,
+    progress: &mut dyn FnMut(f64),
+) -> anyhow::Result<HostedRun<L>> {
+    anyhow::ensure!(cfg.nodes >= 1, "a cluster needs at least one node");
+    crate::args::check_event_nodes(&cfg.events, cfg.nodes).map_err(anyhow::Error::msg)?;
+    let cores = core_affinity::get_core_ids().unwrap_or_default();
+    let n = cfg.nodes as usize;
+    let (node_tx, node_rx): (Vec<_>, Vec<_>) =
+        (0..n).map(|_| bounded(cfg.channel_capacity)).unzip();
+    let (load_tx, load_rx) = bounded(cfg.channel_capacity);
+    let shared = Arc::new(Shared::new(n));
+    let clock = Clock { start: Instant::now() };
+    let end_ns = cfg.warmup_ns + cfg.duration_ns;
+    let mut mapping = Vec::new();
+    let mut pin = |name: String, slot: usize| {
+        let core = (!cores.is_empty()).then(|| cores[slot % cores.len()]);
+        mapping.push(format!("{name}: {}", core.map_or("unpinned".into(), |c| c.id.to_string())));
+        core
+    };
+    let load_tx = vec![load_tx];
+    let node_handles = spawn_nodes(cfg, node_rx, &node_tx, &load_tx, &shared, clock, &mut pin)?;
+    drop(load_tx);
+    let thread = HostedThread {
+        load,
+        nodes: node_tx.clone(),
+        inbox: load_rx,
+        shared: shared.clone(),
+        clock,
+        end_ns,
+    };
+    let core = pin("load1".to_string(), n);
+    let load_handle = spawn("load1".to_string(), core, move || thread.run())?;
+    let played = control::play(cfg, &shared, &node_tx, clock, cfg.warmup_ns, end_ns, progress);
+    let hosted = load_handle.join().expect("load thread panicked");
+    for tx in &node_tx {
+        let _ = tx.send(net::Packet::Stop);
+    }
+    drop(node_tx);
+    let (mut nodes, mut died) = (Vec::new(), Vec::new());
+    for (k, handle) in node_handles.into_iter().enumerate() {
+        match handle.join() {
+            Ok(result) => nodes.push(result),
+            Err(_) => died.push(k as u64 + 1),
+        }
+    }
+    let report = assemble(cfg, played, nodes, Vec::new(), mapping);
+    Ok(HostedRun { report, load: hosted.load, client_packets: hosted.client_packets, died })
+}
+
+/// Builds every node and spawns its thread, pinned by explicit core id.
+fn spawn_nodes(
+    cfg: &ClusterConfig,
+    node_rx: Vec<Receiver<net::Packet>>,
+    node_tx: &[Sender<net::Packet>],
+    load_tx: &[Sender<net::Replies>],
+    shared: &Arc<Shared>,
+    clock: Clock,
+    pin: &mut dyn FnMut(String, usize) -> Option<core_affinity::CoreId>,
+) -> anyhow::Result<Vec<std::thread::JoinHandle<node::NodeResult>>> {
+    let mut node_handles = Vec::new();
+    for (k, inbox) in node_rx.into_iter().enumerate() {
+        let id = k as u64 + 1;
+        let engine =
+            Config { id, members: (1..=cfg.nodes).collect(), seed: cfg.seed, ..cfg.engine.clone() };
+        let replica = if cfg.null_engine {
+            Replica::Null
+        } else {
+            Replica::Raft(Box::new(Node::new(engine)?))
+        };
+        let thread = NodeThread {
+            id,
+            replica,
+            inbox,
+            peers: node_tx.to_vec(),
+            loads: load_tx.to_vec(),
+            shared: shared.clone(),
+            faults: cfg.faults,
+            rng: node::fault_rng(cfg.seed, id),
+            clock,
+            warmup_end_ns: cfg.warmup_ns,
+        };
+        let core = pin(format!("node{id}"), k);
+        node_handles.push(spawn(format!("node{id}"), core, move || thread.run())?);
+    }
+    Ok(node_handles)
 }
 
 fn spawn<T: Send + 'static>(

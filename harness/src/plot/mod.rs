@@ -5,9 +5,11 @@
 //! data. Axes go logarithmic when positive values span a decade or more. This module
 //! knows nothing about Raft or sweeps: callers build a `Chart` and call `write_svg`.
 
+mod cdf;
 mod ticks;
 mod timeline;
 
+pub use cdf::{cdf_chart, Distribution};
 pub use timeline::timeline_svg;
 
 use anyhow::{anyhow, Context};

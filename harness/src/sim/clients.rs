@@ -4,7 +4,7 @@
 
 use super::queue::Kind;
 use super::simulator::Simulator;
-use crate::workload::{history_record, Next};
+use crate::workload::{history_record, ClusterView, HostedLoad, LoadAction, Next};
 use pinraft_engine::{ClientId, ClientReply, ClientRequest, NodeId};
 use std::sync::Arc;
 
@@ -28,6 +28,7 @@ impl Simulator {
 
     /// Puts a request on the network (delayed, never lost) and re-arms the client's timeout.
     fn client_send(&mut self, client: ClientId, to: NodeId, request: Arc<ClientRequest>) {
+        self.client_packets += 1;
         let delay = self.network.delay(&mut self.rng);
         self.queue.push(self.now_ns + delay, Kind::Request { to, request });
         let k = client as usize - 1;
@@ -38,6 +39,10 @@ impl Simulator {
     }
 
     pub(super) fn on_client_reply(&mut self, reply: ClientReply) {
+        if self.is_hosted {
+            let now = self.now_ns;
+            return self.with_hosted(|load, view, out| load.on_reply(reply, now, view, out));
+        }
         let k = reply.client as usize - 1;
         let next =
             self.clients[k].on_reply(&reply, self.now_ns, CLIENT_BACKOFF_NS, &mut self.counts);
@@ -46,6 +51,11 @@ impl Simulator {
 
     /// The client's timeout came due (stale ones never get here: `Simulator::is_stale`).
     pub(super) fn on_client_timer(&mut self, client: ClientId) {
+        if self.is_hosted {
+            self.hosted_wake_at = u64::MAX;
+            let now = self.now_ns;
+            return self.with_hosted(|load, view, out| load.wake(now, view, out));
+        }
         let k = client as usize - 1;
         let next =
             self.clients[k].on_tick(self.now_ns, self.cfg.client_timeout_ns, &mut self.counts);
@@ -86,6 +96,60 @@ impl Simulator {
                 let gen = self.client_gen[k];
                 self.queue.push(at_ns, Kind::ClientSend { client, gen, to, request });
             }
+        }
+    }
+
+    /// Hands the hosted load the cluster as it stands, performs what it asks, and re-arms its
+    /// wake-up.
+    fn with_hosted(
+        &mut self,
+        act: impl FnOnce(&mut dyn HostedLoad, &ClusterView, &mut Vec<LoadAction>),
+    ) {
+        let Some(mut load) = self.hosted.take() else { return };
+        let view = ClusterView {
+            leader: self.current_leader(),
+            alive: self.crashed.iter().map(|&crashed| !crashed).collect(),
+        };
+        let mut actions = Vec::new();
+        act(load.as_mut(), &view, &mut actions);
+        self.hosted = Some(load);
+        for action in actions {
+            self.perform_load_action(action);
+        }
+        self.reschedule_hosted();
+    }
+
+    fn perform_load_action(&mut self, action: LoadAction) {
+        match action {
+            LoadAction::Send { to, request } => {
+                self.client_packets += 1;
+                let delay = self.network.delay(&mut self.rng);
+                self.queue.push(self.now_ns + delay, Kind::Request { to, request });
+            }
+            LoadAction::Crash(node) => self.crash(node),
+            LoadAction::Partition(side) => {
+                self.network.heal();
+                self.network.partition(&side);
+            }
+            LoadAction::Heal => self.network.heal(),
+        }
+    }
+
+    /// Keeps one live wake-up event for the hosted load, at the time it asks for (never in
+    /// the past, so time moves even if it keeps asking for the present).
+    pub(super) fn reschedule_hosted(&mut self) {
+        let Some(load) = &self.hosted else { return };
+        let at = match load.next_wake_ns() {
+            u64::MAX => u64::MAX,
+            at => at.max(self.now_ns + 1),
+        };
+        if at == self.hosted_wake_at {
+            return;
+        }
+        self.client_gen[0] += 1;
+        self.hosted_wake_at = at;
+        if at != u64::MAX {
+            self.queue.push(at, Kind::ClientTimer { client: 1, gen: self.client_gen[0] });
         }
     }
 

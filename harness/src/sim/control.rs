@@ -3,6 +3,7 @@
 
 use super::invariants::Invariants;
 use super::simulator::{End, Simulator};
+use crate::workload::{HostedLoad, PacketKinds};
 use pinraft_engine::{quorum, Node, NodeId, Role};
 
 impl Simulator {
@@ -80,6 +81,15 @@ impl Simulator {
         self.network.partition(&[id]);
     }
 
+    /// Cuts every link, both ways, between the nodes of `group` and the other nodes (until
+    /// the next heal or the quiet phase).
+    pub fn partition(&mut self, group: &[NodeId]) {
+        for &id in group {
+            self.position(id);
+        }
+        self.network.partition(group);
+    }
+
     /// Removes every cut.
     pub fn heal(&mut self) {
         self.network.heal();
@@ -108,5 +118,25 @@ impl Simulator {
     /// Events still queued.
     pub fn queued(&self) -> usize {
         self.queue.len()
+    }
+
+    /// Packets routed so far: between nodes (lost ones included) and client packets.
+    pub fn packets_routed(&self) -> u64 {
+        self.network.batches.sent + self.client_packets
+    }
+
+    /// Client packets so far: requests to nodes and replies to clients, one packet each.
+    pub fn client_packets(&self) -> u64 {
+        self.client_packets
+    }
+
+    /// Packets between nodes so far, by what they carry.
+    pub fn packet_kinds(&self) -> PacketKinds {
+        self.packet_kinds
+    }
+
+    /// Takes back the load given to [`Simulator::new_hosted`]; it hears nothing after this.
+    pub fn take_hosted(&mut self) -> Option<Box<dyn HostedLoad>> {
+        self.hosted.take()
     }
 }

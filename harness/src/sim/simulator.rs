@@ -12,7 +12,7 @@ use super::network::{Faults, Network};
 use super::queue::{EventQueue, Kind};
 use super::trace::{describe, Trace};
 use crate::history::Operation;
-use crate::workload::{Client, OpGen, RequestCounts};
+use crate::workload::{Client, HostedLoad, OpGen, PacketKinds, RequestCounts};
 use pinraft_engine::{Batch, Node, NodeId};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -85,12 +85,50 @@ pub struct Simulator {
     pub(super) events_applied: Vec<String>,
     pub(super) events_processed: u64,
     pub(super) end: End,
+    /// A hosted load in place of the built-in clients (`Simulator::new_hosted`). Its wake-ups
+    /// ride on client 1's timer events (`client_gen[0]`), which its absent clients leave free.
+    pub(super) hosted: Option<Box<dyn HostedLoad>>,
+    /// Built by `new_hosted`: client replies and timers belong to the hosted load, even
+    /// after it was taken back.
+    pub(super) is_hosted: bool,
+    /// When the hosted load's one live wake-up event is due.
+    pub(super) hosted_wake_at: u64,
+    /// Client packets: requests sent to nodes and replies sent back, one packet each.
+    pub(super) client_packets: u64,
+    /// Packets between nodes by what they carry.
+    pub(super) packet_kinds: PacketKinds,
 }
 
 impl Simulator {
     /// A cluster at time 0: every node a follower, every client about to start, the fault
     /// events and the end of the fault phase queued.
     pub fn new(cfg: &SimConfig) -> Result<Simulator, String> {
+        let mut sim = Simulator::build(cfg)?;
+        sim.schedule_start();
+        Ok(sim)
+    }
+
+    /// A cluster at time 0 whose clients are `load`'s (`cfg.clients` start no operation of
+    /// their own): the load is woken when it asks, hears every reply, and its actions are
+    /// performed at once. The fault events and the end of the fault phase are queued as in
+    /// [`Simulator::new`].
+    pub fn new_hosted(cfg: &SimConfig, load: Box<dyn HostedLoad>) -> Result<Simulator, String> {
+        let mut sim = Simulator::build(cfg)?;
+        sim.hosted = Some(load);
+        sim.is_hosted = true;
+        for event in sim.cfg.events.clone() {
+            sim.queue.push(event.at_ns, Kind::Fault { event });
+        }
+        sim.queue.push(sim.cfg.duration_ns, Kind::QuietStart);
+        for i in 0..sim.nodes.len() {
+            sim.reschedule_timer(i);
+        }
+        sim.reschedule_hosted();
+        Ok(sim)
+    }
+
+    /// The nodes, clients and network at time 0, nothing queued yet.
+    fn build(cfg: &SimConfig) -> Result<Simulator, String> {
         cfg.validate()?;
         let mut rng = ChaCha8Rng::seed_from_u64(cfg.seed);
         let engine_seed: u64 = rng.gen();
@@ -111,7 +149,7 @@ impl Simulator {
             delay_max_ns: cfg.delay_max_ns,
         };
         let n = cfg.nodes as usize;
-        let mut sim = Simulator {
+        let sim = Simulator {
             rng,
             now_ns: 0,
             queue: EventQueue::default(),
@@ -133,9 +171,13 @@ impl Simulator {
             events_applied: Vec::new(),
             events_processed: 0,
             end: End::Running,
+            hosted: None,
+            is_hosted: false,
+            hosted_wake_at: u64::MAX,
+            client_packets: 0,
+            packet_kinds: PacketKinds::default(),
             cfg: cfg.clone(),
         };
-        sim.schedule_start();
         Ok(sim)
     }
 
@@ -289,6 +331,7 @@ impl Simulator {
             self.send_packet(batch);
         }
         for reply in std::mem::take(&mut ready.replies) {
+            self.client_packets += 1;
             let delay = self.network.delay(&mut self.rng);
             self.queue.push(now + delay, Kind::Reply { from: id, reply });
         }
@@ -296,6 +339,7 @@ impl Simulator {
     }
 
     fn send_packet(&mut self, batch: Batch) {
+        self.packet_kinds.count(&batch.messages);
         let delays = self.network.send(&mut self.rng, batch.from, batch.to, batch.messages.len());
         let Some((&last, copies)) = delays.split_last() else { return };
         for &delay in copies {

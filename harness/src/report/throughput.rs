@@ -1,0 +1,70 @@
+//! The throughput experiments: the default run and the sweeps, each exactly what `pinraft
+//! run` and `pinraft sweep` would do with the same flags, written as the same files (a run's
+//! JSON; a sweep's sweep.csv, sweep.json and SVG plots in its own directory).
+
+use super::plan::SweepSpec;
+use crate::cli::run::{self, RunArgs};
+use crate::cluster;
+use crate::sweep::grid::{self, Grid};
+use crate::sweep::{csv, plots, Results};
+use anyhow::Context;
+use serde_json::Value;
+use std::path::Path;
+
+/// Runs `args` once; its JSON result.
+pub fn run_one(args: &RunArgs, progress: &mut dyn FnMut(f64)) -> anyhow::Result<Value> {
+    let cfg = args.cluster_config()?;
+    let report = cluster::run(&cfg, progress)?;
+    Ok(serde_json::to_value(run::to_json(args, &cfg, report))?)
+}
+
+/// The grid of a sweep spec.
+pub fn grid(spec: &SweepSpec) -> anyhow::Result<Grid> {
+    Grid::expand(&|flag| spec.list(flag), None).with_context(|| format!("sweep '{}'", spec.name))
+}
+
+/// Planned wall time of a sweep (warm-up and measured time of every run), in ns.
+pub fn sweep_wall_ns(grid: &Grid, repeat: u64) -> u64 {
+    grid.points.iter().map(|p| (p.args.warmup + p.args.duration) * repeat).sum()
+}
+
+/// Runs every point of the sweep `repeat` times (seed + k for run k, as `pinraft sweep`
+/// does) and writes sweep.csv, sweep.json and the plots into `dir`. `progress(k, f)` is
+/// called with the run index and the fraction of that run done.
+pub fn run_sweep(
+    spec: &SweepSpec,
+    seed: u64,
+    dir: &Path,
+    progress: &mut dyn FnMut(usize, f64),
+) -> anyhow::Result<()> {
+    let grid = grid(spec)?;
+    let repeat = spec.repeat as usize;
+    let mut runs = Vec::with_capacity(grid.points.len());
+    for point in &grid.points {
+        let mut repeats = Vec::with_capacity(repeat);
+        for r in 0..repeat {
+            let k = point.index * repeat + r;
+            let mut args = point.args.clone();
+            args.seed = grid::run_seed(seed, k);
+            let json = run_one(&args, &mut |f| progress(k, f))
+                .with_context(|| format!("sweep '{}', {}", spec.name, grid.label(point, true)))?;
+            repeats.push(json);
+        }
+        runs.push(repeats);
+    }
+    let results = Results { grid, runs, repeat: spec.repeat, seed };
+    write_sweep(&results, dir)
+}
+
+/// Writes a sweep's files into `dir`, as `pinraft sweep --out dir` does.
+fn write_sweep(results: &Results, dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let write = |name: &str, text: String| {
+        let path = dir.join(name);
+        std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
+    };
+    write("sweep.csv", csv::to_csv(&results.csv_rows()))?;
+    write("sweep.json", serde_json::to_string_pretty(&results.to_json(true))? + "\n")?;
+    plots::write_all(results, dir)?;
+    Ok(())
+}

@@ -1,0 +1,165 @@
+//! One scenario, run on the simulator (virtual time, deterministic) or on the threaded
+//! cluster (real time), with its [`Driver`] hosted in place of the runtime's own clients,
+//! then scored.
+
+use super::driver::Driver;
+use super::score::{RunContext, RunFigures, Score};
+use super::{Scenario, SIM_DELAY_DEFAULT_NS};
+use crate::cluster::{self, ClusterConfig, NetFaults};
+use crate::sim::{SimConfig, Simulator};
+use crate::workload::WorkloadSpec;
+use serde::Serialize;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+/// Where a scenario runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// The deterministic simulator, in virtual time.
+    Sim,
+    /// The threaded cluster, in real time.
+    Cluster,
+}
+
+impl Mode {
+    /// The name in output.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Mode::Sim => "sim",
+            Mode::Cluster => "cluster",
+        }
+    }
+}
+
+/// Runs `scenario` (read from `file`) with `seed` and scores it. Errors are invalid
+/// configurations the runtime rejected, one line each.
+pub fn run(scenario: &Scenario, file: &str, mode: Mode, seed: u64) -> Result<Score, String> {
+    let (run, mut driver) = match mode {
+        Mode::Sim => run_sim(scenario, seed)?,
+        Mode::Cluster => run_cluster(scenario, seed)?,
+    };
+    let ctx = RunContext { scenario, file: file.to_string(), mode, seed };
+    Ok(Score::new(&ctx, driver.finish(), &run))
+}
+
+fn sim_config(scenario: &Scenario, seed: u64) -> SimConfig {
+    let e = &scenario.engine;
+    let (delay_min_ns, delay_max_ns) = scenario.faults.delay_ns.unwrap_or(SIM_DELAY_DEFAULT_NS);
+    SimConfig {
+        seed,
+        nodes: scenario.nodes,
+        loss_ppm: scenario.faults.loss_ppm,
+        dup_ppm: scenario.faults.dup_ppm,
+        reorder_ppm: scenario.faults.reorder_ppm,
+        delay_min_ns,
+        delay_max_ns,
+        // The fault phase outlasts the run: faults hold to the end, as in the classic
+        // simulator, and the simulator's quiet phase never starts.
+        duration_ns: scenario.end_ns() + 1,
+        quiet_ns: 0,
+        // The hosted driver replaces the simulator's clients; one is the minimum it builds.
+        clients: 1,
+        workload: WorkloadSpec::default(),
+        client_timeout_ns: 1,
+        events: Vec::new(),
+        election_timeout_min_ns: e.election_timeout_min_ns,
+        election_timeout_max_ns: e.election_timeout_max_ns,
+        heartbeat_interval_ns: e.heartbeat_interval_ns,
+        resend_threshold_ns: e.resend_threshold_ns,
+        batch_entries_max: e.batch_entries_max,
+        inflight_batches_max: e.inflight_batches_max,
+        record_history: false,
+        record_trace: false,
+    }
+}
+
+/// The simulator, stepped until the end of the run or `max_packets`. A panic anywhere in
+/// it (an engine assertion) is a replica dying on its own.
+fn run_sim(scenario: &Scenario, seed: u64) -> Result<(RunFigures, Driver), String> {
+    let cfg = sim_config(scenario, seed);
+    let end_ns = scenario.end_ns();
+    let hosted = Driver::new(scenario, seed);
+    let outcome = catch_unwind(AssertUnwindSafe(|| -> Result<_, String> {
+        let mut sim = Simulator::new_hosted(&cfg, Box::new(hosted))?;
+        let mut stopped_early = false;
+        while sim.now_ns() < end_ns && sim.step() {
+            if sim.packets_routed() >= scenario.max_packets {
+                stopped_early = true;
+                break;
+            }
+        }
+        let report = sim.report();
+        let run = RunFigures {
+            node_packets: report.batches.sent,
+            client_packets: sim.client_packets(),
+            kinds: Some(sim.packet_kinds()),
+            elections: report.elections,
+            violations: report.violations,
+            died: Vec::new(),
+            stopped_early,
+            end_ns: sim.now_ns().min(end_ns),
+            notes: Vec::new(),
+        };
+        let load = sim.take_hosted().expect("hosted").into_any();
+        Ok((run, load.downcast::<Driver>().expect("the driver given")))
+    }));
+    match outcome {
+        Ok(Ok((run, hosted))) => Ok((run, *hosted)),
+        Ok(Err(e)) => Err(e),
+        Err(panic) => {
+            let message = panic
+                .downcast_ref::<String>()
+                .cloned()
+                .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                .unwrap_or_else(|| "unknown panic".to_string());
+            let run = RunFigures {
+                died: vec![format!("a replica died on its own: {message}")],
+                end_ns,
+                ..RunFigures::default()
+            };
+            Ok((run, Driver::new(scenario, seed)))
+        }
+    }
+}
+
+/// The threaded cluster for the whole run. A node thread that panicked is a replica dying
+/// on its own.
+fn run_cluster(scenario: &Scenario, seed: u64) -> Result<(RunFigures, Driver), String> {
+    let f = &scenario.faults;
+    let (delay_min_ns, delay_max_ns) = f.delay_ns.unwrap_or((0, 0));
+    let cfg = ClusterConfig {
+        nodes: scenario.nodes,
+        duration_ns: scenario.end_ns(),
+        warmup_ns: 0,
+        engine: scenario.engine.config(scenario.nodes, seed),
+        faults: NetFaults { loss_ppm: f.loss_ppm, dup_ppm: f.dup_ppm, delay_min_ns, delay_max_ns },
+        seed,
+        ..ClusterConfig::default()
+    };
+    let mut notes = Vec::new();
+    if f.reorder_ppm > 0 {
+        notes.push("faults.reorder applies to the simulator only".to_string());
+    }
+    let hosted = Driver::new(scenario, seed);
+    let run = cluster::run_hosted(&cfg, hosted, &mut |_| {}).map_err(|e| format!("{e:#}"))?;
+    let node_packets = run.report.batches.sent;
+    if node_packets + run.client_packets >= scenario.max_packets {
+        notes.push(format!(
+            "max_packets ({}) was reached: the simulator stops there, the threaded cluster \
+             cannot (its node threads count packets locally), so the run went on",
+            scenario.max_packets
+        ));
+    }
+    let figures = RunFigures {
+        node_packets,
+        client_packets: run.client_packets,
+        kinds: None,
+        elections: run.report.elections,
+        violations: Vec::new(),
+        died: run.died.iter().map(|n| format!("replica {n} died on its own")).collect(),
+        stopped_early: false,
+        end_ns: scenario.end_ns(),
+        notes,
+    };
+    Ok((figures, run.load))
+}

@@ -1,0 +1,161 @@
+//! Durable storage for a node's hard state and log: the backends a runtime calls after
+//! [`pinraft_engine::Node::ready`], and the recovery that feeds [`pinraft_engine::Node::recover`].
+//!
+//! The engine only says *what* must be durable (`Ready.hard_state`, `Ready.entries`); this
+//! module owns *how*. It never decides what to persist and never touches a node.
+//!
+//! Two backends implement [`Storage`]:
+//! - [`MemStorage`]: in memory, for CPU-only benchmarks and the simulator. Everything saved
+//!   counts as durable.
+//! - [`Wal`]: a directory of append-only, checksummed segment files plus a hard-state file
+//!   written atomically. See `wal.rs` for the file formats and the crash-safety argument.
+//!
+//! The runtime's loop, after `let ready = node.ready()`:
+//! ```ignore
+//! storage.save(ready.hard_state, ready.entries.start,
+//!              &mut node.entries(ready.entries.clone()), now_ns)?;
+//! // only now send ready.messages
+//! ```
+
+pub mod codec;
+mod hard_state;
+mod mem;
+mod wal;
+
+pub use mem::MemStorage;
+pub use wal::{Wal, WalOptions, SEGMENT_BYTES_MAX_DEFAULT};
+
+use pinraft_engine::{Entry, HardState, Index};
+use std::io;
+use std::path::PathBuf;
+
+/// When a backend calls fsync.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SyncPolicy {
+    /// Every `save` is durable before it returns: one fsync covers the whole batch (group
+    /// commit). The only policy that keeps Raft's guarantees across a power loss.
+    #[default]
+    Always,
+    /// The log is synced at the end of a `save` only when the last sync is at least
+    /// `interval_ns` old (the caller passes the time). The hard state is still synced at once.
+    /// **Unsafe**: messages are sent before the entries they acknowledge are durable, so a
+    /// power loss can lose acknowledged (even committed) entries. For comparison runs.
+    Interval {
+        /// The longest time entries may stay unsynced, in nanoseconds.
+        interval_ns: u64,
+    },
+    /// Never fsync (the OS writes back when it likes). **Unsafe**: a power loss can lose
+    /// votes and committed entries. For comparison runs that measure fsync's cost only.
+    Never,
+}
+
+/// How many fsync calls a backend made, by kind. Counted, not timed, so tests can assert them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SyncStats {
+    /// fdatasync calls on log segment files.
+    pub log: u64,
+    /// fsync calls on the hard-state temporary file.
+    pub hard_state: u64,
+    /// fsync calls on the storage directory (renames, new and deleted segments).
+    pub dir: u64,
+}
+
+/// A torn or corrupt tail that recovery cut off the last segment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TailCut {
+    /// The segment file cut.
+    pub segment: PathBuf,
+    /// The byte offset it was cut at (its new length).
+    pub offset: u64,
+    /// How many bytes were dropped.
+    pub bytes: u64,
+    /// Why the first dropped record was rejected.
+    pub reason: String,
+}
+
+/// What recovery found: the input of [`pinraft_engine::Node::recover`].
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Recovered {
+    /// The last durable term and vote (the default if none was ever saved).
+    pub hard_state: HardState,
+    /// The durable log, from index 1, contiguous.
+    pub entries: Vec<Entry>,
+    /// The torn tail dropped from the last segment, if any (already logged to stderr).
+    pub tail_cut: Option<TailCut>,
+}
+
+/// Why recovery refused to start.
+#[derive(Debug, thiserror::Error)]
+pub enum StorageError {
+    /// The file system failed.
+    #[error("storage I/O error: {0}")]
+    Io(#[from] io::Error),
+    /// A record that is not the torn tail of the last segment is damaged, or the log is not
+    /// contiguous. Serving from such a log could return wrong data, so the node must stop.
+    #[error("corrupt WAL segment {} at byte {offset}: {reason}", segment.display())]
+    Corrupt {
+        /// The damaged segment (or hard-state) file.
+        segment: PathBuf,
+        /// Where in it the damage starts.
+        offset: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The storage a runtime writes after each `ready()` and reads once at restart.
+///
+/// Object-safe, so a runtime can hold a `Box<dyn Storage>` and pick the backend at run time.
+pub trait Storage {
+    /// Makes `hard_state` (when `Some`) and `entries` durable as the policy requires.
+    ///
+    /// `entries` must start at `entries_from` and be contiguous. When it is non-empty, any
+    /// durable entries at or after `entries_from` are dropped first (the engine rewrote the
+    /// log from there); `entries_from` may be at most one past the durable last index. An
+    /// empty `entries` truncates nothing. `now_ns` drives [`SyncPolicy::Interval`].
+    fn save(
+        &mut self,
+        hard_state: Option<HardState>,
+        entries_from: Index,
+        entries: &mut dyn Iterator<Item = &Entry>,
+        now_ns: u64,
+    ) -> io::Result<()>;
+
+    /// Forces everything written so far to be durable, whatever the policy.
+    fn sync(&mut self) -> io::Result<()>;
+
+    /// The backend's fsync policy.
+    fn sync_policy(&self) -> SyncPolicy;
+
+    /// The durable hard state and log, for [`pinraft_engine::Node::recover`].
+    fn recover(&mut self) -> Result<Recovered, StorageError>;
+
+    /// The durable log's last index (0 when empty).
+    fn last_index(&self) -> Index;
+}
+
+/// Checks that a batch's next entry continues it: the first one at `entries_from`, which is
+/// at most `last_index + 1`, and each one after at the previous index plus one.
+fn check_next(
+    entry: &Entry,
+    expected: Index,
+    entries_from: Index,
+    last_index: Index,
+) -> io::Result<()> {
+    if entries_from == 0 || entries_from > last_index + 1 {
+        return Err(invalid(format!(
+            "save from index {entries_from}: the durable log ends at {last_index}"
+        )));
+    }
+    if entry.index != expected {
+        return Err(invalid(format!(
+            "save: entry index {} where {expected} was expected",
+            entry.index
+        )));
+    }
+    Ok(())
+}
+
+fn invalid(message: String) -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, message)
+}

@@ -1,0 +1,460 @@
+//! [`Wal`]: the file-backed write-ahead log. It owns the segment files and the hard-state
+//! file in one directory; it never interprets entries beyond their index.
+//!
+//! # Files
+//! - `wal-NNNNNN.log`: segments, numbered from 1 in write order. Each starts with the 8-byte
+//!   header `b"PRWAL\0\0\x01"` (magic and version 1), then records:
+//!   `u32 length | u32 crc32c(payload) | payload`, little-endian, where the payload is one
+//!   entry in the [`super::codec`] encoding. A segment is closed (fdatasynced, unless the
+//!   policy is `Never`) and a new one created once the next record would take it past
+//!   `segment_bytes_max`; a segment holds at least one record, so a huge entry still fits.
+//! - `hard_state` (and transiently `hard_state.tmp`): see `hard_state.rs`.
+//!
+//! # Truncating a conflicting suffix
+//! To drop entries at or after `cut`: delete every later segment whole, newest first; fsync
+//! the directory; then `ftruncate` the segment holding `cut` at the record of `cut` (found by
+//! scanning its record headers and reading each index) and append the new entries there. The
+//! save's final fdatasync makes the shorter length and the new records durable together.
+//! Crash safety: a crash during the deletions leaves a prefix of the old log, at least as
+//! long as `cut - 1`, which is a log this node could have had (the dropped entries conflict
+//! with the leader's log, so none is committed). The directory fsync comes before the
+//! truncation can become durable, so the log never has a hole: a segment ending before `cut`
+//! is never followed by an older segment that survived its deletion.
+//!
+//! # Recovery
+//! Segments are read in order. A record that is damaged (short header, length past the end
+//! of the file, checksum mismatch) at the tail of the last segment is a write torn by a crash:
+//! the file is cut there, fdatasynced, and the cut is reported in [`Recovered::tail_cut`] and
+//! on stderr. Damage anywhere else (in an earlier segment, or followed by a record with a
+//! valid checksum), a record that does not decode, or an index out of sequence is
+//! [`StorageError::Corrupt`]: the node must stop rather than serve a wrong log.
+//! Limitation: a disk that writes back the pages of one unsynced batch out of order can leave
+//! a valid record after a torn one; that is reported as corrupt, not repaired.
+
+use super::codec::{decode_entry, encode_entry, peek_index};
+use super::hard_state::{self, sync_dir};
+use super::{check_next, Recovered, Storage, StorageError, SyncPolicy, SyncStats, TailCut};
+use bytes::Bytes;
+use pinraft_engine::{Entry, HardState, Index};
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+
+/// The default segment size limit: 64 MiB.
+pub const SEGMENT_BYTES_MAX_DEFAULT: u64 = 64 << 20;
+const HEADER: &[u8; 8] = b"PRWAL\0\0\x01";
+const HEADER_LEN: u64 = HEADER.len() as u64;
+const RECORD_HEADER_LEN: usize = 8;
+
+/// How a [`Wal`] writes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WalOptions {
+    /// A segment is rotated once the next record would take it past this many bytes.
+    pub segment_bytes_max: u64,
+    /// When to fsync.
+    pub sync: SyncPolicy,
+}
+
+impl Default for WalOptions {
+    fn default() -> WalOptions {
+        WalOptions { segment_bytes_max: SEGMENT_BYTES_MAX_DEFAULT, sync: SyncPolicy::Always }
+    }
+}
+
+/// One segment file. Invariant: segments hold contiguous indexes in file order.
+#[derive(Clone, Debug)]
+struct Segment {
+    seq: u64,
+    /// Index of the first record, or `None` if it holds none.
+    first_index: Option<Index>,
+    /// Length in bytes, header included.
+    len: u64,
+}
+
+/// A write-ahead log in a directory. See the module docs for the formats.
+#[derive(Debug)]
+pub struct Wal {
+    dir: PathBuf,
+    options: WalOptions,
+    /// Invariant: never empty; the last one is the segment appended to.
+    segments: Vec<Segment>,
+    active: File,
+    last_index: Index,
+    /// Bytes written to `active` since its last fdatasync.
+    unsynced: bool,
+    last_sync_ns: Option<u64>,
+    stats: SyncStats,
+    /// What opening found, until [`Storage::recover`] takes it.
+    recovered: Option<Recovered>,
+    buf: Vec<u8>,
+}
+
+fn segment_name(seq: u64) -> String {
+    format!("wal-{seq:06}.log")
+}
+
+impl Wal {
+    /// Opens (creating if needed) the log in `dir` and recovers it: the result is kept for
+    /// the first [`Storage::recover`] call.
+    pub fn open(dir: impl Into<PathBuf>, options: WalOptions) -> Result<Wal, StorageError> {
+        assert!(options.segment_bytes_max > HEADER_LEN, "segment_bytes_max too small");
+        let dir = dir.into();
+        fs::create_dir_all(&dir)?;
+        let hard_state = hard_state::read(&dir)?;
+        let (mut segments, entries, tail_cut) = scan(&dir)?;
+        let mut stats = SyncStats::default();
+        if segments.is_empty() {
+            segments.push(create_segment(&dir, 1)?.1);
+            sync_dir(&dir)?;
+            stats.dir += 1;
+        }
+        let last = segments.last().expect("a segment");
+        let mut active = OpenOptions::new().write(true).open(dir.join(segment_name(last.seq)))?;
+        active.seek(SeekFrom::Start(last.len))?;
+        let last_index = entries.last().map_or(0, |e| e.index);
+        let recovered = Recovered { hard_state, entries, tail_cut };
+        Ok(Wal {
+            dir,
+            options,
+            segments,
+            active,
+            last_index,
+            unsynced: false,
+            last_sync_ns: None,
+            stats,
+            recovered: Some(recovered),
+            buf: Vec::new(),
+        })
+    }
+
+    /// The fsync calls made since opening.
+    pub fn sync_stats(&self) -> SyncStats {
+        self.stats
+    }
+
+    /// How many segment files the log has.
+    pub fn segment_count(&self) -> usize {
+        self.segments.len()
+    }
+
+    /// The directory the log lives in.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn sync_active(&mut self) -> io::Result<()> {
+        if self.unsynced {
+            self.active.sync_data()?;
+            self.stats.log += 1;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffered records to the active segment.
+    fn flush_buf(&mut self) -> io::Result<()> {
+        if !self.buf.is_empty() {
+            self.active.write_all(&self.buf)?;
+            self.segments.last_mut().expect("a segment").len += self.buf.len() as u64;
+            self.buf.clear();
+            self.unsynced = true;
+        }
+        Ok(())
+    }
+
+    /// Closes the active segment and starts the next one.
+    fn rotate(&mut self) -> io::Result<()> {
+        self.flush_buf()?;
+        let durable = self.options.sync != SyncPolicy::Never;
+        if durable {
+            self.sync_active()?;
+        }
+        let seq = self.segments.last().expect("a segment").seq + 1;
+        let (file, segment) = create_segment(&self.dir, seq)?;
+        if durable {
+            sync_dir(&self.dir)?;
+            self.stats.dir += 1;
+        }
+        self.active = file;
+        self.segments.push(segment);
+        self.unsynced = false;
+        Ok(())
+    }
+
+    /// Drops every durable entry at or after `cut` (see the module docs).
+    fn truncate_from(&mut self, cut: Index) -> io::Result<()> {
+        let durable = self.options.sync != SyncPolicy::Never;
+        let mut deleted = false;
+        while let Some(last) = self.segments.last() {
+            if self.segments.len() == 1 || last.first_index.is_some_and(|first| first < cut) {
+                break;
+            }
+            fs::remove_file(self.dir.join(segment_name(last.seq)))?;
+            self.segments.pop();
+            deleted = true;
+        }
+        if deleted && durable {
+            sync_dir(&self.dir)?;
+            self.stats.dir += 1;
+        }
+        let segment = self.segments.last_mut().expect("a segment");
+        let path = self.dir.join(segment_name(segment.seq));
+        let offset = match segment.first_index {
+            Some(first) if first < cut => record_offset(&path, cut)?,
+            _ => HEADER_LEN,
+        };
+        let file = OpenOptions::new().write(true).open(&path)?;
+        file.set_len(offset)?;
+        self.active = file;
+        self.active.seek(SeekFrom::Start(offset))?;
+        segment.len = offset;
+        if offset == HEADER_LEN {
+            segment.first_index = None;
+        }
+        self.last_index = cut - 1;
+        self.unsynced = true;
+        Ok(())
+    }
+
+    fn append(&mut self, entry: &Entry) -> io::Result<()> {
+        let start = self.buf.len();
+        self.buf.extend_from_slice(&[0; RECORD_HEADER_LEN]);
+        encode_entry(entry, &mut self.buf);
+        let payload_len = self.buf.len() - start - RECORD_HEADER_LEN;
+        let crc = crc32c::crc32c(&self.buf[start + RECORD_HEADER_LEN..]);
+        let len = u32::try_from(payload_len).expect("an entry of 4 GiB or more");
+        self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
+        self.buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+        let segment = self.segments.last().expect("a segment");
+        let record_len = (self.buf.len() - start) as u64;
+        let used = segment.len + start as u64;
+        if used > HEADER_LEN && used + record_len > self.options.segment_bytes_max {
+            let record = self.buf.split_off(start);
+            self.rotate()?;
+            self.buf = record;
+        }
+        let segment = self.segments.last_mut().expect("a segment");
+        segment.first_index.get_or_insert(entry.index);
+        self.last_index = entry.index;
+        Ok(())
+    }
+}
+
+impl Storage for Wal {
+    fn save(
+        &mut self,
+        hard_state: Option<HardState>,
+        entries_from: Index,
+        entries: &mut dyn Iterator<Item = &Entry>,
+        now_ns: u64,
+    ) -> io::Result<()> {
+        // The hard state is durable before any entry of its term is written, so a crash
+        // never leaves entries with a term above the durable one.
+        if let Some(hard_state) = hard_state {
+            let durable = self.options.sync != SyncPolicy::Never;
+            hard_state::write(&self.dir, hard_state, durable, &mut self.stats)?;
+        }
+        for (expected, entry) in (entries_from..).zip(entries) {
+            if expected == entries_from {
+                check_next(entry, expected, entries_from, self.last_index)?;
+                if entries_from <= self.last_index {
+                    self.truncate_from(entries_from)?;
+                }
+            } else {
+                check_next(entry, expected, entries_from, expected - 1)?;
+            }
+            self.append(entry)?;
+        }
+        self.flush_buf()?;
+        let due = match self.options.sync {
+            SyncPolicy::Always => true,
+            SyncPolicy::Interval { interval_ns } => {
+                self.last_sync_ns.is_none_or(|last| now_ns.saturating_sub(last) >= interval_ns)
+            }
+            SyncPolicy::Never => false,
+        };
+        if due && self.unsynced {
+            self.sync_active()?;
+            self.last_sync_ns = Some(now_ns);
+        }
+        Ok(())
+    }
+
+    fn sync(&mut self) -> io::Result<()> {
+        self.flush_buf()?;
+        self.sync_active()
+    }
+
+    fn sync_policy(&self) -> SyncPolicy {
+        self.options.sync
+    }
+
+    fn recover(&mut self) -> Result<Recovered, StorageError> {
+        if let Some(recovered) = self.recovered.take() {
+            return Ok(recovered);
+        }
+        self.sync()?;
+        let hard_state = hard_state::read(&self.dir)?;
+        let (_, entries, tail_cut) = scan(&self.dir)?;
+        Ok(Recovered { hard_state, entries, tail_cut })
+    }
+
+    fn last_index(&self) -> Index {
+        self.last_index
+    }
+}
+
+fn create_segment(dir: &Path, seq: u64) -> io::Result<(File, Segment)> {
+    let path = dir.join(segment_name(seq));
+    let mut file = OpenOptions::new().write(true).create_new(true).open(path)?;
+    file.write_all(HEADER)?;
+    Ok((file, Segment { seq, first_index: None, len: HEADER_LEN }))
+}
+
+/// The byte offset of the record holding `index` in the segment at `path`, or the segment's
+/// end when its last record holds `index - 1` (the cut falls on a segment boundary).
+fn record_offset(path: &Path, index: Index) -> io::Result<u64> {
+    let bytes = fs::read(path)?;
+    let mut at = HEADER_LEN as usize;
+    let mut last = None;
+    while at + RECORD_HEADER_LEN <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+        last = peek_index(&bytes[at + RECORD_HEADER_LEN..]);
+        if last == Some(index) {
+            return Ok(at as u64);
+        }
+        at += RECORD_HEADER_LEN + len;
+    }
+    if at == bytes.len() && last == Some(index - 1) {
+        return Ok(at as u64);
+    }
+    let message = format!("index {index} not found in {}", path.display());
+    Err(io::Error::new(io::ErrorKind::NotFound, message))
+}
+
+/// The segment files in `dir`, by sequence number.
+fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
+    let mut seqs = Vec::new();
+    for dirent in fs::read_dir(dir)? {
+        let name = dirent?.file_name();
+        let name = name.to_string_lossy();
+        let seq = name.strip_prefix("wal-").and_then(|rest| rest.strip_suffix(".log"));
+        if let Some(seq) = seq.and_then(|seq| seq.parse().ok()) {
+            seqs.push(seq);
+        }
+    }
+    seqs.sort_unstable();
+    Ok(seqs)
+}
+
+type Scan = (Vec<Segment>, Vec<Entry>, Option<TailCut>);
+
+/// Reads every segment in order (see "Recovery" in the module docs).
+fn scan(dir: &Path) -> Result<Scan, StorageError> {
+    let seqs = list_segments(dir)?;
+    let mut segments = Vec::with_capacity(seqs.len());
+    let mut entries = Vec::new();
+    let mut tail_cut = None;
+    for (i, &seq) in seqs.iter().enumerate() {
+        if i > 0 && seq != seqs[i - 1] + 1 {
+            let reason = format!("segment {} follows segment {}", seq, seqs[i - 1]);
+            return Err(corrupt(&dir.join(segment_name(seq)), 0, reason));
+        }
+        let path = dir.join(segment_name(seq));
+        let is_last = i + 1 == seqs.len();
+        let first = entries.len();
+        let (len, cut) = scan_segment(&path, is_last, &mut entries)?;
+        let first_index = entries.get(first).map(|e: &Entry| e.index);
+        segments.push(Segment { seq, first_index, len });
+        tail_cut = cut;
+    }
+    Ok((segments, entries, tail_cut))
+}
+
+fn corrupt(path: &Path, offset: u64, reason: String) -> StorageError {
+    StorageError::Corrupt { segment: path.to_path_buf(), offset, reason }
+}
+
+/// Reads one segment's records into `entries`; returns its (possibly cut) length.
+fn scan_segment(
+    path: &Path,
+    is_last: bool,
+    entries: &mut Vec<Entry>,
+) -> Result<(u64, Option<TailCut>), StorageError> {
+    let bytes = Bytes::from(fs::read(path)?);
+    if bytes.len() < HEADER.len() || &bytes[..HEADER.len()] != HEADER {
+        // A crash between creating a segment and syncing its header leaves it short.
+        if is_last && HEADER.starts_with(&bytes) {
+            let file = OpenOptions::new().write(true).open(path)?;
+            file.set_len(0)?;
+            (&file).write_all(HEADER)?;
+            file.sync_all()?;
+            return Ok((HEADER_LEN, None));
+        }
+        return Err(corrupt(path, 0, "bad segment header".into()));
+    }
+    let mut at = HEADER.len();
+    while at < bytes.len() {
+        let damage = match check_record(&bytes, at) {
+            Ok(len) => {
+                let payload = bytes.slice(at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + len);
+                let entry = decode_entry(&payload)
+                    .map_err(|e| corrupt(path, at as u64, format!("undecodable entry: {e}")))?;
+                let expected = entries.last().map_or(1, |e| e.index + 1);
+                if entry.index != expected {
+                    let reason = format!("entry index {} where {expected} expected", entry.index);
+                    return Err(corrupt(path, at as u64, reason));
+                }
+                entries.push(entry);
+                at += RECORD_HEADER_LEN + len;
+                continue;
+            }
+            Err(damage) => damage,
+        };
+        if !is_last {
+            return Err(corrupt(path, at as u64, format!("{damage} (not the last segment)")));
+        }
+        if let Some(valid) = (at + 1..bytes.len()).find(|&o| check_record(&bytes, o).is_ok()) {
+            let reason = format!("{damage}, followed by a valid record at byte {valid}");
+            return Err(corrupt(path, at as u64, reason));
+        }
+        let file = OpenOptions::new().write(true).open(path)?;
+        file.set_len(at as u64)?;
+        file.sync_all()?;
+        let cut = TailCut {
+            segment: path.to_path_buf(),
+            offset: at as u64,
+            bytes: (bytes.len() - at) as u64,
+            reason: damage.to_string(),
+        };
+        eprintln!(
+            "wal: dropped a torn tail of {} bytes at byte {} of {}: {}",
+            cut.bytes,
+            cut.offset,
+            path.display(),
+            cut.reason
+        );
+        return Ok((at as u64, Some(cut)));
+    }
+    Ok((bytes.len() as u64, None))
+}
+
+/// Checks the record at `at`: returns its payload length, or what is wrong with it.
+fn check_record(bytes: &[u8], at: usize) -> Result<usize, &'static str> {
+    let rest = &bytes[at..];
+    if rest.len() < RECORD_HEADER_LEN {
+        return Err("short record header");
+    }
+    let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
+    let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
+    if len == 0 {
+        return Err("zero record length");
+    }
+    if len > rest.len() - RECORD_HEADER_LEN {
+        return Err("record runs past the end of the file");
+    }
+    if crc32c::crc32c(&rest[RECORD_HEADER_LEN..RECORD_HEADER_LEN + len]) != crc {
+        return Err("checksum mismatch");
+    }
+    Ok(len)
+}
