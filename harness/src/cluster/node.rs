@@ -96,6 +96,12 @@ impl NodeThread {
                 Err(RecvTimeoutError::Disconnected) => break,
             };
             let now = self.clock.now_ns();
+            // The engine reads the time of every message from its last tick: without this, a
+            // heartbeat restarts a follower's election timer from when the thread last woke
+            // (up to IDLE_WAIT_MAX ago), and followers time out early.
+            if let Replica::Raft(node) = &mut self.replica {
+                node.tick(now);
+            }
             let packets = first.into_iter().chain(std::iter::from_fn(|| inbox.try_recv().ok()));
             let mut stop = false;
             for packet in packets.take(DRAIN_PACKETS_MAX) {
