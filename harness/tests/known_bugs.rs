@@ -131,8 +131,7 @@ fn linearizable(history: &[Operation]) -> bool {
 /// Raft paper section 8 and the dissertation's section 6.4: a leader cut off in a minority
 /// still believes it leads. If it answered reads from its own state machine it would
 /// return a value the majority has overwritten. Gets go through the log, so the deposed
-/// leader cannot commit the read: it answers `Fail` when it gives up (a maximal election
-/// timeout without a commit) or learns of the new term, whichever comes first.
+/// leader cannot commit the read and answers `Fail` once it learns of the new term.
 #[test]
 fn deposed_leader_in_a_minority_does_not_answer_a_stale_get() {
     // Node 1 campaigns first; node 3 is the first of the majority to time out once cut off.

@@ -83,11 +83,6 @@ pub struct Node {
     progress: Vec<Progress>,
     /// Leader: requests this leader appended and has yet to answer, by index.
     pending: VecDeque<(Index, ClientId, Seq)>,
-    /// Leader: when the commit index last moved while requests were pending (or when the
-    /// first of them arrived). A leader whose pending requests see no commit for a maximal
-    /// election timeout steps down: it is most likely cut off from a majority, and its
-    /// clients are better served by a fail and a retry elsewhere than by waiting for a heal.
-    stalled_since_ns: u64,
     /// Leader: per client, the (seq, index) of its latest request in `pending`, so that a
     /// retry of a request still in flight is neither appended nor answered a second time.
     /// Invariant: every pair here is in `pending`; emptied with it on stepping down.
@@ -125,7 +120,6 @@ impl Node {
             votes: 0,
             progress: Vec::new(),
             pending: VecDeque::new(),
-            stalled_since_ns: 0,
             awaiting: HashMap::default(),
             outbox: vec![Vec::new(); members],
             replies: Vec::new(),
@@ -172,23 +166,9 @@ impl Node {
     /// Advances the node's clock to `now_ns` (never backwards) and fires due timers.
     pub fn tick(&mut self, now_ns: u64) {
         self.now_ns = self.now_ns.max(now_ns);
-        match self.role {
-            Role::Leader if self.now_ns >= self.stall_deadline_ns() => {
-                self.become_follower(self.term, NONE);
-            }
-            Role::Leader => {}
-            _ if self.now_ns >= self.election_deadline_ns => self.campaign(),
-            _ => {}
+        if self.role != Role::Leader && self.now_ns >= self.election_deadline_ns {
+            self.campaign();
         }
-    }
-
-    /// Leader: when pending requests will have waited a maximal election timeout without a
-    /// commit (never, with none pending).
-    fn stall_deadline_ns(&self) -> u64 {
-        if self.pending.is_empty() {
-            return u64::MAX;
-        }
-        self.stalled_since_ns.saturating_add(self.config.election_timeout_max_ns)
     }
 
     /// Feeds one inbound message from `from`. Messages from non-members are dropped.
@@ -242,9 +222,6 @@ impl Node {
             }
         }
         let index = self.log.last_index() + 1;
-        if self.pending.is_empty() {
-            self.stalled_since_ns = self.now_ns;
-        }
         self.pending.push_back((index, request.client, request.seq));
         self.awaiting.insert(request.client, (request.seq, index));
         self.log.push(Entry { term: self.term, index, payload: Payload::Request(request) });
@@ -312,8 +289,7 @@ impl Node {
         if self.role != Role::Leader {
             return self.election_deadline_ns;
         }
-        let peers = self.peers().map(|p| self.progress[p].deadline_ns(&self.config));
-        peers.min().unwrap_or(u64::MAX).min(self.stall_deadline_ns())
+        self.peers().map(|p| self.progress[p].deadline_ns(&self.config)).min().unwrap_or(u64::MAX)
     }
 
     /// This node's id.

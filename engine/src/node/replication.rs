@@ -155,7 +155,6 @@ impl Node {
         let index = committed_index(matched, &mut self.scratch);
         if index > self.commit && self.log.term(index) == Some(self.term) {
             self.commit = index;
-            self.stalled_since_ns = self.now_ns;
             self.apply();
         }
     }
