@@ -27,6 +27,9 @@ enum Command {
     Report(cli::report::ReportArgs),
     /// A deterministic simulated run: the same seed prints the same output, byte for byte.
     Sim(cli::sim::SimArgs),
+    /// N seeded simulations with random faults: every failing seed with the command that
+    /// replays it.
+    Fuzz(cli::fuzz::FuzzArgs),
     /// Linearizability of a recorded history: prints linearizable (exit 0), not
     /// linearizable (exit 1) or unknown (exit 3).
     Check(cli::check::CheckArgs),
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         Some(Command::Scenario(args)) => cli::scenario::run(&args),
         Some(Command::Report(args)) => cli::report::run(&args),
         Some(Command::Sim(args)) => cli::sim::run(&args),
+        Some(Command::Fuzz(args)) => cli::fuzz::run(&args),
         Some(Command::Check(args)) => cli::check::run(&args),
     };
     match result {

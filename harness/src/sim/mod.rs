@@ -11,6 +11,8 @@
 //! - `network` — per-packet faults and link cuts; message and packet counts
 //! - `faults` — the `--events` actions (kill-leader, split, heal, ...); `fuzz` — random
 //!   configurations for hunting bugs
+//! - `schedule`, `campaign` — `pinraft fuzz`: a seed's fault shapes applied while the
+//!   simulator steps, and the verdicts and per-shape figures of a campaign
 //! - `clients` — the logical clients and their history
 //! - `invariants` — the safety properties, one function per property; `model` — the
 //!   reference key-value store they check replies against
@@ -20,6 +22,7 @@
 //! It owns no thread, clock or file, and never works around an engine bug: what the engine
 //! does wrong shows up as a violation.
 
+mod campaign;
 mod clients;
 mod config;
 mod control;
@@ -30,15 +33,25 @@ mod model;
 mod network;
 mod queue;
 mod report;
+mod schedule;
 mod simulator;
 mod trace;
 
+pub use campaign::{
+    run_seed, CampaignSpec, Check, Failure, SeedResult, ShapeStats, Summary,
+    CAMPAIGN_SCHEMA_VERSION, LONG_WINDOW_TIMEOUTS, TRACE_TAIL_EVENTS,
+};
 pub use clients::CLIENT_BACKOFF_NS;
 pub use config::{SimConfig, CLIENTS_MAX, QUIET_ELECTION_TIMEOUTS};
 pub use faults::EVENT_RETRY_NS;
-pub use fuzz::{random_config, FUZZ_EVENTS_MAX};
+pub use fuzz::{
+    random_config, Fault, FaultSet, FuzzCase, ScheduledFault, Shape, CALM_SHAPES_MAX,
+    FUZZ_EVENTS_MAX, FUZZ_QUIET_ELECTION_TIMEOUTS, SCHEDULE_FAULTS_MAX, SPREAD_DELAYS_MIN,
+    STORM_SHAPES_MAX,
+};
 pub use network::{BatchCounts, MessageCounts};
 pub use report::{SimReport, SCHEMA_VERSION};
+pub use schedule::{replay_tail, run_case, CaseRun, Window, LEADER_WAIT_NS};
 pub use simulator::{End, Simulator, EVENTS_MAX, READY_ROUNDS_MAX};
 pub use trace::format_time;
 
