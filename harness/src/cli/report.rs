@@ -33,15 +33,7 @@ impl ReportArgs {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            args: ReportArgs,
-        }
-        let argv =
-            std::iter::once("pinraft-report".into()).chain(flags.into_iter().map(Into::into));
-        Wrapper::try_parse_from(argv).map(|w| w.args)
+        super::parse_flags("pinraft-report", flags)
     }
 }
 

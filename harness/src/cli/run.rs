@@ -113,13 +113,7 @@ pub struct RunArgs {
 
 impl Default for RunArgs {
     fn default() -> RunArgs {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            args: RunArgs,
-        }
-        Wrapper::parse_from(["pinraft"]).args
+        super::parse_flags("pinraft-run", std::iter::empty::<&str>()).expect("defaults parse")
     }
 }
 

@@ -106,14 +106,7 @@ impl SweepArgs {
         I: IntoIterator<Item = T>,
         T: Into<std::ffi::OsString> + Clone,
     {
-        use clap::Parser;
-        #[derive(Parser)]
-        struct Wrapper {
-            #[command(flatten)]
-            args: SweepArgs,
-        }
-        let argv = std::iter::once("pinraft-sweep".into()).chain(flags.into_iter().map(Into::into));
-        Wrapper::try_parse_from(argv).map(|w| w.args)
+        super::parse_flags("pinraft-sweep", flags)
     }
 
     /// The list given for a `pinraft run` flag, by its name.
