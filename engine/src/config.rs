@@ -27,6 +27,11 @@ pub struct Config {
     pub batch_entries_max: usize,
     /// Most append batches in flight to one peer (1: stop and wait; more: pipelining).
     pub inflight_batches_max: usize,
+    /// After this many entries applied beyond its last snapshot, a node snapshots its state
+    /// machine and compacts its log (section 7). 0 turns snapshots off.
+    pub snapshot_entries_threshold: u64,
+    /// Most snapshot bytes in one `InstallSnapshot` message.
+    pub snapshot_chunk_bytes: usize,
     /// Seed of the node's random election timeouts. The node mixes its id in, so one seed
     /// for the whole cluster still gives every node its own sequence.
     pub seed: u64,
@@ -69,6 +74,9 @@ impl Config {
         if self.inflight_batches_max == 0 {
             return Err(ConfigError::Zero { field: "inflight_batches_max" });
         }
+        if self.snapshot_chunk_bytes == 0 {
+            return Err(ConfigError::Zero { field: "snapshot_chunk_bytes" });
+        }
         if self.election_timeout_min_ns > self.election_timeout_max_ns {
             return Err(ConfigError::ElectionTimeoutRange {
                 min_ns: self.election_timeout_min_ns,
@@ -99,6 +107,8 @@ impl Default for Config {
             resend_threshold_ns: 20_000_000,
             batch_entries_max: 256,
             inflight_batches_max: 1,
+            snapshot_entries_threshold: 0,
+            snapshot_chunk_bytes: 1 << 20,
             seed: 0,
         }
     }
@@ -213,11 +223,12 @@ mod tests {
     #[test]
     fn config_rejects_zero_knobs_by_name() {
         type Change = fn(&mut Config);
-        let cases: [(&'static str, Change); 4] = [
+        let cases: [(&'static str, Change); 5] = [
             ("heartbeat_interval_ns", |c| c.heartbeat_interval_ns = 0),
             ("resend_threshold_ns", |c| c.resend_threshold_ns = 0),
             ("batch_entries_max", |c| c.batch_entries_max = 0),
             ("inflight_batches_max", |c| c.inflight_batches_max = 0),
+            ("snapshot_chunk_bytes", |c| c.snapshot_chunk_bytes = 0),
         ];
         for (field, change) in cases {
             assert_eq!(rejected(field, change), ConfigError::Zero { field });
@@ -263,6 +274,14 @@ pub enum RecoverError {
         expected: Index,
         /// The index found instead.
         found: Index,
+    },
+    /// The snapshot's data does not decode.
+    #[error("snapshot at index {index}: {reason}")]
+    Snapshot {
+        /// The snapshot's index.
+        index: Index,
+        /// What is wrong with it.
+        reason: String,
     },
     /// An entry's term is below its predecessor's or above the hard state's term.
     #[error("log: entry {index} has term {term}, out of order or newer than the hard state")]

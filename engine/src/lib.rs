@@ -35,5 +35,5 @@ pub use node::{Node, Role, Stats};
 pub use ready::Ready;
 pub use types::{
     ClientId, ClientReply, ClientRequest, Entry, HardState, Index, NodeId, Op, Outcome, Payload,
-    Seq, Term, NONE,
+    Seq, Snapshot, Term, NONE,
 };

@@ -2,6 +2,7 @@
 //! by one `Ready`, moved by the runtime in a single channel operation.
 
 use crate::types::{Entry, Index, NodeId, Term};
+use bytes::Bytes;
 
 /// One Raft message. The sender travels beside it (in the [`Batch`], and as the `from`
 /// argument of [`crate::Node::step`]).
@@ -43,6 +44,33 @@ pub enum Message {
         /// What the follower made of it.
         outcome: AckOutcome,
     },
+    /// One chunk of the leader's snapshot, for a follower that needs entries the leader has
+    /// compacted away (section 7). Chunks go one at a time, each acknowledged; a lost chunk
+    /// is resent after the resend threshold, from where the follower's ack left off.
+    InstallSnapshot {
+        /// The leader's term.
+        term: Term,
+        /// The last index the snapshot covers.
+        index: Index,
+        /// The term of the entry at `index`.
+        snapshot_term: Term,
+        /// Where in the snapshot's data this chunk starts.
+        offset: u64,
+        /// The snapshot's whole length in bytes.
+        total: u64,
+        /// The chunk: a slice of the leader's snapshot, shared, not copied.
+        data: Bytes,
+    },
+    /// The answer to `InstallSnapshot`: how many leading bytes of the snapshot at `index`
+    /// the follower holds. `received == total` means installed.
+    SnapshotAck {
+        /// The follower's current term.
+        term: Term,
+        /// The snapshot's index.
+        index: Index,
+        /// Bytes received contiguously from the start.
+        received: u64,
+    },
     /// The leader's periodic liveness signal, sent to a peer only when nothing else was sent
     /// to it for a heartbeat interval. It carries the commit index, which the follower caps
     /// at the last index it verified against this leader. Not acknowledged.
@@ -62,6 +90,8 @@ impl Message {
             | Message::Vote { term, .. }
             | Message::Append { term, .. }
             | Message::AppendAck { term, .. }
+            | Message::InstallSnapshot { term, .. }
+            | Message::SnapshotAck { term, .. }
             | Message::Heartbeat { term, .. } => *term,
         }
     }

@@ -2,7 +2,8 @@
 //! starts, the batches in flight and when they left (the original design's resend scheme).
 
 use crate::config::Config;
-use crate::types::Index;
+use crate::types::{Index, Snapshot, Term};
+use bytes::Bytes;
 use std::collections::VecDeque;
 use std::ops::Range;
 
@@ -15,6 +16,31 @@ struct Inflight {
     last: Index,
     /// When it was sent.
     sent_ns: u64,
+}
+
+/// A snapshot on its way to a follower whose next entry the leader has compacted away.
+/// One chunk is in flight at a time (stop and wait): the follower acknowledges each with
+/// how much it holds, so a lost chunk or ack costs one resend threshold and the transfer
+/// resumes where the follower's last ack left off.
+#[derive(Clone, Debug)]
+struct Transfer {
+    snapshot: Snapshot,
+    /// Leading bytes the follower confirmed holding.
+    acked: u64,
+    /// When the chunk in flight was sent; `None` when the next one may go at once.
+    sent_ns: Option<u64>,
+}
+
+/// One `InstallSnapshot` to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Chunk {
+    pub(crate) index: Index,
+    pub(crate) term: Term,
+    pub(crate) offset: u64,
+    pub(crate) total: u64,
+    pub(crate) data: Bytes,
+    /// Whether this chunk was sent before.
+    pub(crate) resend: bool,
 }
 
 /// A leader's view of one follower.
@@ -31,8 +57,10 @@ pub(crate) struct Progress {
     /// True until the follower first confirms a match in this term: until then `next` is a
     /// guess, and only one batch may be in flight.
     probing: bool,
-    /// When anything (append or heartbeat) was last sent to the follower.
+    /// When anything (append, chunk or heartbeat) was last sent to the follower.
     last_sent_ns: u64,
+    /// Invariant: while `Some`, no append batch goes to this follower.
+    transfer: Option<Transfer>,
 }
 
 impl Progress {
@@ -44,6 +72,7 @@ impl Progress {
             inflight: VecDeque::new(),
             probing: true,
             last_sent_ns: now_ns,
+            transfer: None,
         }
     }
 
@@ -55,12 +84,19 @@ impl Progress {
     /// flight longer than the resend threshold is given up with every later one: the resend
     /// starts where the oldest began (or after the match, if that is further on), folding in
     /// every newer entry up to the batch limit.
+    ///
+    /// No batch while a snapshot transfer runs, nor one that would start before
+    /// `first_index` (the leader compacted those entries: see [`Progress::needs_snapshot`]).
     pub(crate) fn next_batch(
         &mut self,
         config: &Config,
+        first_index: Index,
         last_index: Index,
         now_ns: u64,
     ) -> Option<(Range<Index>, bool)> {
+        if self.transfer.is_some() {
+            return None;
+        }
         let mut resend = false;
         if let Some(oldest) = self.inflight.front() {
             if now_ns.saturating_sub(oldest.sent_ns) >= config.resend_threshold_ns {
@@ -74,7 +110,7 @@ impl Progress {
             }
         }
         let limit = if self.probing { 1 } else { config.inflight_batches_max };
-        if self.inflight.len() >= limit || self.next > last_index {
+        if self.inflight.len() >= limit || self.next > last_index || self.next < first_index {
             return None;
         }
         // Saturating: `batch_entries_max` may be as large as `usize::MAX` ("no limit").
@@ -87,10 +123,91 @@ impl Progress {
         Some((range, resend))
     }
 
-    /// Whether a batch could go out right now without waiting for an ack or a timer.
-    pub(crate) fn can_send(&self, config: &Config, last_index: Index) -> bool {
+    /// Whether a batch or chunk could go out right now without waiting for an ack or a
+    /// timer.
+    pub(crate) fn can_send(&self, config: &Config, first_index: Index, last_index: Index) -> bool {
+        if let Some(transfer) = &self.transfer {
+            return transfer.sent_ns.is_none();
+        }
+        if self.needs_snapshot(first_index) {
+            return true;
+        }
         let limit = if self.probing { 1 } else { config.inflight_batches_max };
         self.inflight.len() < limit && self.next <= last_index
+    }
+
+    /// Whether the follower needs entries before `first_index`, which the leader no longer
+    /// holds, and no snapshot is on its way yet.
+    pub(crate) fn needs_snapshot(&self, first_index: Index) -> bool {
+        self.transfer.is_none() && self.next < first_index
+    }
+
+    /// Starts sending `snapshot` in place of the compacted entries.
+    pub(crate) fn start_snapshot(&mut self, snapshot: Snapshot) {
+        self.inflight.clear();
+        self.transfer = Some(Transfer { snapshot, acked: 0, sent_ns: None });
+    }
+
+    /// Switches a transfer the follower has not confirmed any byte of to `latest`, if that
+    /// is newer: a follower cut off while a transfer began would otherwise install an old
+    /// snapshot and then need another.
+    pub(crate) fn refresh_snapshot(&mut self, latest: &Snapshot) {
+        if let Some(transfer) = self.transfer.as_mut() {
+            if transfer.acked == 0 && transfer.snapshot.index < latest.index {
+                transfer.snapshot = latest.clone();
+            }
+        }
+    }
+
+    /// Whether a snapshot transfer runs.
+    pub(crate) fn sending_snapshot(&self) -> bool {
+        self.transfer.is_some()
+    }
+
+    /// The next chunk of the snapshot to send at `now_ns`, if one is due: none while a
+    /// chunk is in flight for less than the resend threshold.
+    pub(crate) fn next_chunk(&mut self, config: &Config, now_ns: u64) -> Option<Chunk> {
+        let transfer = self.transfer.as_mut()?;
+        let resend = match transfer.sent_ns {
+            Some(sent) if now_ns.saturating_sub(sent) < config.resend_threshold_ns => return None,
+            Some(_) => true,
+            None => false,
+        };
+        let data = &transfer.snapshot.data;
+        let total = data.len() as u64;
+        let start = transfer.acked.min(total) as usize;
+        let end = data.len().min(start.saturating_add(config.snapshot_chunk_bytes));
+        transfer.sent_ns = Some(now_ns);
+        self.last_sent_ns = now_ns;
+        Some(Chunk {
+            index: transfer.snapshot.index,
+            term: transfer.snapshot.term,
+            offset: start as u64,
+            total,
+            data: data.slice(start..end),
+            resend,
+        })
+    }
+
+    /// The follower holds `received` bytes of the snapshot at `index`. Returns whether the
+    /// transfer ended with it installed: the follower then matches through `index`.
+    pub(crate) fn on_snapshot_ack(&mut self, index: Index, received: u64) -> bool {
+        let Some(transfer) = self.transfer.as_mut() else { return false };
+        if transfer.snapshot.index != index {
+            return false;
+        }
+        if received < transfer.snapshot.data.len() as u64 {
+            // Resume from what the follower holds (0 if it dropped a damaged snapshot).
+            transfer.acked = received;
+            transfer.sent_ns = None;
+            return false;
+        }
+        self.transfer = None;
+        self.inflight.clear();
+        self.probing = false;
+        self.matched = self.matched.max(index);
+        self.next = self.matched + 1;
+        true
     }
 
     /// Whether a heartbeat is due: nothing sent for a heartbeat interval.
@@ -105,6 +222,11 @@ impl Progress {
     /// The earliest time this follower needs the leader's attention without any input.
     pub(crate) fn deadline_ns(&self, config: &Config) -> u64 {
         let heartbeat = self.last_sent_ns.saturating_add(config.heartbeat_interval_ns);
+        if let Some(transfer) = &self.transfer {
+            let resend =
+                transfer.sent_ns.map_or(0, |t| t.saturating_add(config.resend_threshold_ns));
+            return heartbeat.min(resend);
+        }
         match self.inflight.front() {
             Some(oldest) => {
                 heartbeat.min(oldest.sent_ns.saturating_add(config.resend_threshold_ns))
@@ -160,14 +282,14 @@ mod tests {
         let cfg = config(4, 2);
         let mut pr = Progress::new(10, 0);
         pr.on_conflict(10, 1);
-        assert_eq!(pr.next_batch(&cfg, 10, 0), Some((1..5, false)));
-        assert_eq!(pr.next_batch(&cfg, 10, 0), None, "probing allows one batch in flight");
+        assert_eq!(pr.next_batch(&cfg, 1, 10, 0), Some((1..5, false)));
+        assert_eq!(pr.next_batch(&cfg, 1, 10, 0), None, "probing allows one batch in flight");
         assert!(pr.on_match(4));
-        assert_eq!(pr.next_batch(&cfg, 10, 1), Some((5..9, false)));
-        assert_eq!(pr.next_batch(&cfg, 10, 1), Some((9..11, false)));
-        assert_eq!(pr.next_batch(&cfg, 10, 1), None, "two batches in flight");
+        assert_eq!(pr.next_batch(&cfg, 1, 10, 1), Some((5..9, false)));
+        assert_eq!(pr.next_batch(&cfg, 1, 10, 1), Some((9..11, false)));
+        assert_eq!(pr.next_batch(&cfg, 1, 10, 1), None, "two batches in flight");
         assert!(pr.on_match(8));
-        assert_eq!(pr.next_batch(&cfg, 10, 2), None, "nothing new to send");
+        assert_eq!(pr.next_batch(&cfg, 1, 10, 2), None, "nothing new to send");
     }
 
     #[test]
@@ -175,9 +297,9 @@ mod tests {
         let cfg = config(8, 1);
         let mut pr = Progress::new(0, 0);
         assert!(!pr.on_match(0), "a match at 0 ends probing but moves nothing");
-        assert_eq!(pr.next_batch(&cfg, 2, 0), Some((1..3, false)));
-        assert_eq!(pr.next_batch(&cfg, 5, 99), None, "not yet past the threshold");
-        assert_eq!(pr.next_batch(&cfg, 5, 100), Some((1..6, true)));
+        assert_eq!(pr.next_batch(&cfg, 1, 2, 0), Some((1..3, false)));
+        assert_eq!(pr.next_batch(&cfg, 1, 5, 99), None, "not yet past the threshold");
+        assert_eq!(pr.next_batch(&cfg, 1, 5, 100), Some((1..6, true)));
         assert_eq!(pr.deadline_ns(&cfg), 200);
     }
 
@@ -185,11 +307,11 @@ mod tests {
     fn a_resent_probe_starts_where_the_probe_began_not_after_the_match() {
         let cfg = config(8, 1);
         let mut pr = Progress::new(100, 0);
-        assert_eq!(pr.next_batch(&cfg, 101, 0), Some((101..102, false)));
-        assert_eq!(pr.next_batch(&cfg, 103, 100), Some((101..104, true)), "not 1..9");
+        assert_eq!(pr.next_batch(&cfg, 1, 101, 0), Some((101..102, false)));
+        assert_eq!(pr.next_batch(&cfg, 1, 103, 100), Some((101..104, true)), "not 1..9");
         pr.on_conflict(100, 40);
-        assert_eq!(pr.next_batch(&cfg, 103, 150), Some((40..48, false)));
-        assert_eq!(pr.next_batch(&cfg, 103, 250), Some((40..48, true)));
+        assert_eq!(pr.next_batch(&cfg, 1, 103, 150), Some((40..48, false)));
+        assert_eq!(pr.next_batch(&cfg, 1, 103, 250), Some((40..48, true)));
     }
 
     #[test]
@@ -199,7 +321,42 @@ mod tests {
         pr.on_match(5);
         assert!(!pr.on_conflict(5, 1), "a rejection at the match is stale");
         assert!(pr.on_conflict(12, 2));
-        assert_eq!(pr.next_batch(&cfg, 20, 0), Some((6..14, false)));
+        assert_eq!(pr.next_batch(&cfg, 1, 20, 0), Some((6..14, false)));
+    }
+
+    // Section 7: a follower behind the leader's first entry gets the snapshot, one chunk at
+    // a time; a lost chunk is resent after the threshold from the follower's last ack.
+    #[test]
+    fn a_snapshot_goes_in_chunks_and_resumes_after_a_loss() {
+        let cfg = Config { snapshot_chunk_bytes: 4, ..config(8, 2) };
+        let mut pr = Progress::new(20, 0);
+        pr.on_conflict(20, 3);
+        assert!(pr.needs_snapshot(11));
+        assert_eq!(pr.next_batch(&cfg, 11, 20, 0), None, "entries 3..11 are compacted");
+        assert!(pr.can_send(&cfg, 11, 20));
+        let data = Bytes::from_static(b"0123456789");
+        pr.start_snapshot(Snapshot { index: 10, term: 2, data: data.clone() });
+        let chunk = |offset: u64, bytes: &'static [u8], resend| Chunk {
+            index: 10,
+            term: 2,
+            offset,
+            total: 10,
+            data: Bytes::from_static(bytes),
+            resend,
+        };
+        assert_eq!(pr.next_chunk(&cfg, 5), Some(chunk(0, b"0123", false)));
+        assert_eq!(pr.next_chunk(&cfg, 6), None, "one chunk in flight");
+        assert_eq!(pr.next_batch(&cfg, 11, 20, 6), None, "no appends during a transfer");
+        assert!(!pr.on_snapshot_ack(10, 4));
+        assert_eq!(pr.next_chunk(&cfg, 7), Some(chunk(4, b"4567", false)));
+        assert_eq!(pr.deadline_ns(&cfg), 107);
+        assert_eq!(pr.next_chunk(&cfg, 107), Some(chunk(4, b"4567", true)), "lost: resent");
+        assert!(!pr.on_snapshot_ack(9, 10), "an ack for another snapshot is ignored");
+        assert!(!pr.on_snapshot_ack(10, 8));
+        assert_eq!(pr.next_chunk(&cfg, 108), Some(chunk(8, b"89", false)));
+        assert!(pr.on_snapshot_ack(10, 10));
+        assert!(!pr.sending_snapshot());
+        assert_eq!((pr.matched(), pr.next_batch(&cfg, 11, 20, 109)), (10, Some((11..19, false))));
     }
 
     #[test]
@@ -208,7 +365,7 @@ mod tests {
         let mut pr = Progress::new(3, 0);
         assert!(!pr.heartbeat_due(&cfg, 999));
         assert!(pr.heartbeat_due(&cfg, 1_000));
-        pr.next_batch(&cfg, 4, 500);
+        pr.next_batch(&cfg, 1, 4, 500);
         assert!(!pr.heartbeat_due(&cfg, 1_000), "an append went out at 500");
         assert_eq!(pr.deadline_ns(&cfg), 600);
     }

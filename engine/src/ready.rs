@@ -1,7 +1,7 @@
 //! `Ready`: everything the runtime must do after feeding a node its inputs.
 
 use crate::message::Batch;
-use crate::types::{ClientReply, HardState, Index};
+use crate::types::{ClientReply, HardState, Index, Snapshot};
 use std::ops::Range;
 
 /// The work a node hands its runtime. The runtime performs it in field order, then gives it
@@ -12,6 +12,12 @@ pub struct Ready {
     /// Term and vote to make durable *before* any message below is sent (a vote must not be
     /// granted twice across a crash). `None` when unchanged since the last `Ready`.
     pub hard_state: Option<HardState>,
+    /// A snapshot to make durable, after the hard state and before the entries: one this
+    /// node took of its own state machine, or one a leader sent it. It replaces the whole
+    /// durable log: entries at or below its index are covered by it, and the entries after
+    /// it, if the node keeps any, come again in `entries`, which then starts at the
+    /// snapshot's index + 1. `committed` skips the indexes it covers.
+    pub snapshot: Option<Snapshot>,
     /// Log entries to make durable before any message below is sent, read with
     /// [`crate::Node::entries`]. A durable log holding entries at or after `entries.start`
     /// must first drop them: the log was rewritten from there. Empty when nothing changed.
@@ -29,6 +35,7 @@ impl Ready {
     /// Whether there is nothing to do.
     pub fn is_empty(&self) -> bool {
         self.hard_state.is_none()
+            && self.snapshot.is_none()
             && self.entries.is_empty()
             && self.messages.is_empty()
             && self.committed.is_empty()

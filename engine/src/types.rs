@@ -118,3 +118,16 @@ pub struct HardState {
     /// The candidate this node voted for in `term`, or `NONE`.
     pub vote: NodeId,
 }
+
+/// The state machine as of a committed index: everything a node needs in place of the log
+/// through `index` (Raft paper, section 7). `data` is the key-value store and its client
+/// table, encoded by the engine; the runtime stores and ships it as opaque bytes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    /// The last log index the snapshot covers. Always a committed index.
+    pub index: Index,
+    /// The term of the entry at `index`.
+    pub term: Term,
+    /// The encoded state machine. A `Bytes`, so chunks sent to followers share it.
+    pub data: Bytes,
+}

@@ -342,7 +342,7 @@ pub trait HostedLoad: Send + std::fmt::Debug + 'static {
 /// kinds counts once, as the first of replication, election, heartbeat that it carries.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct PacketKinds {
-    /// Packets with an `Append` or an `AppendAck`.
+    /// Packets with an `Append`, an `AppendAck`, or a snapshot chunk or its ack.
     pub replication: u64,
     /// Packets with a `RequestVote` or a `Vote` (and no replication message).
     pub election: u64,
@@ -355,7 +355,16 @@ impl PacketKinds {
     pub fn count(&mut self, messages: &[pinraft_engine::Message]) {
         use pinraft_engine::Message as M;
         let has = |f: fn(&M) -> bool| messages.iter().any(f);
-        if has(|m| matches!(m, M::Append { .. } | M::AppendAck { .. })) {
+        let replication = |m: &M| {
+            matches!(
+                m,
+                M::Append { .. }
+                    | M::AppendAck { .. }
+                    | M::InstallSnapshot { .. }
+                    | M::SnapshotAck { .. }
+            )
+        };
+        if has(replication) {
             self.replication += 1;
         } else if has(|m| matches!(m, M::RequestVote { .. } | M::Vote { .. })) {
             self.election += 1;

@@ -7,6 +7,7 @@
 
 mod election;
 mod replication;
+mod snapshot;
 #[cfg(test)]
 mod tests;
 
@@ -18,7 +19,7 @@ use crate::progress::Progress;
 use crate::ready::Ready;
 use crate::types::{
     ClientId, ClientReply, ClientRequest, Entry, HardState, Index, NodeId, Outcome, Payload, Seq,
-    Term, NONE,
+    Snapshot, Term, NONE,
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -48,6 +49,12 @@ pub struct Stats {
     pub batches_resent: u64,
     /// Entries carried by those resent batches.
     pub entries_resent: u64,
+    /// Snapshots this node took of its own state machine.
+    pub snapshots_taken: u64,
+    /// Snapshots this node installed from a leader.
+    pub snapshots_installed: u64,
+    /// `InstallSnapshot` chunks this node sent (resends included).
+    pub snapshot_chunks_sent: u64,
 }
 
 /// One Raft replica. See the module documentation.
@@ -92,6 +99,13 @@ pub struct Node {
     replies: Vec<ClientReply>,
     stats: Stats,
     scratch: Vec<Index>,
+    /// The latest snapshot: taken, installed or restored. A leader sends it to followers
+    /// that need compacted entries.
+    snapshot: Option<Snapshot>,
+    /// Whether `snapshot` is yet to be handed to the runtime in a `Ready`.
+    snapshot_unsaved: bool,
+    /// Follower: the snapshot being received from the leader, chunk by chunk.
+    incoming: Option<snapshot::Incoming>,
 }
 
 impl Node {
@@ -125,6 +139,9 @@ impl Node {
             replies: Vec::new(),
             stats: Stats::default(),
             scratch: Vec::with_capacity(members),
+            snapshot: None,
+            snapshot_unsaved: false,
+            incoming: None,
             config,
         };
         node.reset_election_timer();
@@ -142,8 +159,38 @@ impl Node {
         entries: impl IntoIterator<Item = Entry>,
         now_ns: u64,
     ) -> Result<Node, RecoverError> {
+        Node::restore(config, hard_state, None, entries, now_ns)
+    }
+
+    /// [`Node::recover`] from a durable snapshot too: the state machine is the snapshot's,
+    /// committed and applied through its index, and the log continues after it. Entries at
+    /// or below the snapshot's index are skipped (a storage may keep some); the rest must
+    /// run contiguously from the snapshot's index + 1.
+    pub fn restore(
+        config: Config,
+        hard_state: HardState,
+        snapshot: Option<Snapshot>,
+        entries: impl IntoIterator<Item = Entry>,
+        now_ns: u64,
+    ) -> Result<Node, RecoverError> {
         let mut node = Node::new(config)?;
-        for entry in entries {
+        if let Some(snapshot) = snapshot {
+            if snapshot.term > hard_state.term {
+                return Err(RecoverError::Snapshot {
+                    index: snapshot.index,
+                    reason: format!("term {} is newer than the hard state", snapshot.term),
+                });
+            }
+            node.kv = Kv::decode(&snapshot.data)
+                .map_err(|reason| RecoverError::Snapshot { index: snapshot.index, reason })?;
+            node.log.reset(snapshot.index, snapshot.term);
+            node.commit = snapshot.index;
+            node.applied = snapshot.index;
+            node.committed_from = snapshot.index + 1;
+            node.snapshot = Some(snapshot);
+        }
+        let first = node.log.first_index();
+        for entry in entries.into_iter().skip_while(|e| e.index < first) {
             let expected = node.log.last_index() + 1;
             if entry.index != expected {
                 return Err(RecoverError::Gap { expected, found: entry.index });
@@ -184,7 +231,9 @@ impl Node {
         }
         if term > self.term {
             let leader = match message {
-                Message::Append { .. } | Message::Heartbeat { .. } => from,
+                Message::Append { .. }
+                | Message::Heartbeat { .. }
+                | Message::InstallSnapshot { .. } => from,
                 _ => NONE,
             };
             self.become_follower(term, leader);
@@ -252,8 +301,11 @@ impl Node {
         messages.sort_unstable_by_key(|b| b.to);
         let committed = self.committed_from..self.applied + 1;
         self.committed_from = committed.end;
+        let snapshot = self.snapshot.as_ref().filter(|_| self.snapshot_unsaved).cloned();
+        self.snapshot_unsaved = false;
         Ready {
             hard_state,
+            snapshot,
             entries: self.log.take_unsent(),
             messages,
             committed,
@@ -272,15 +324,16 @@ impl Node {
 
     /// Whether `ready` would hand out any work now.
     pub fn has_ready(&self) -> bool {
-        let last = self.log.last_index();
+        let (first, last) = (self.log.first_index(), self.log.last_index());
         HardState { term: self.term, vote: self.vote } != self.hard_state_sent
+            || self.snapshot_unsaved
             || self.log.has_unsent()
             || self.outbox.iter().any(|q| !q.is_empty())
             || !self.replies.is_empty()
             || self.committed_from <= self.applied
             || (self.role == Role::Leader
                 && (self.now_ns >= self.next_deadline_ns()
-                    || self.peers().any(|p| self.progress[p].can_send(&self.config, last))))
+                    || self.peers().any(|p| self.progress[p].can_send(&self.config, first, last))))
     }
 
     /// When the node next needs a `tick` if no message arrives: the election deadline, or
@@ -328,11 +381,23 @@ impl Node {
     pub fn last_index(&self) -> Index {
         self.log.last_index()
     }
+    /// The first index the log still holds; earlier ones were compacted into a snapshot.
+    pub fn first_index(&self) -> Index {
+        self.log.first_index()
+    }
+    /// How many entries the log holds in memory.
+    pub fn log_entries_held(&self) -> u64 {
+        self.log.held()
+    }
+    /// The latest snapshot this node took, installed or was restored from.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
     /// The term of the entry at `index` (0 for index 0), or `None` past the end of the log.
     pub fn term_at(&self, index: Index) -> Option<Term> {
         self.log.term(index)
     }
-    /// The log entries with indexes in `range`, clipped to the log, in order.
+    /// The log entries with indexes in `range`, clipped to what the log holds, in order.
     pub fn entries(&self, range: Range<Index>) -> impl Iterator<Item = &Entry> + '_ {
         self.log.iter(range)
     }
@@ -376,10 +441,12 @@ impl Node {
             Message::RequestVote { .. } => {
                 self.send(from_pos, Message::Vote { term, granted: false })
             }
-            Message::Append { .. } | Message::Heartbeat { .. } => {
+            Message::Append { .. }
+            | Message::Heartbeat { .. }
+            | Message::InstallSnapshot { .. } => {
                 self.send(from_pos, Message::AppendAck { term, outcome: AckOutcome::StaleTerm })
             }
-            Message::Vote { .. } | Message::AppendAck { .. } => {}
+            Message::Vote { .. } | Message::AppendAck { .. } | Message::SnapshotAck { .. } => {}
         }
     }
 
@@ -387,9 +454,15 @@ impl Node {
         match message {
             Message::RequestVote { .. } => self.handle_request_vote(from_pos, message),
             Message::AppendAck { outcome, .. } => self.handle_append_ack(from_pos, outcome),
+            Message::SnapshotAck { index, received, .. } => {
+                self.handle_snapshot_ack(from_pos, index, received)
+            }
             // Election safety (section 5.2): no other leader exists in this term, and votes
             // arriving after the election are moot.
-            Message::Append { .. } | Message::Heartbeat { .. } | Message::Vote { .. } => {}
+            Message::Append { .. }
+            | Message::Heartbeat { .. }
+            | Message::InstallSnapshot { .. }
+            | Message::Vote { .. } => {}
         }
     }
 
@@ -398,11 +471,13 @@ impl Node {
             Message::RequestVote { .. } => self.handle_request_vote(from_pos, message),
             Message::Vote { granted, .. } => self.handle_vote(from_pos, granted),
             // A leader of this term exists: follow it (section 5.2).
-            Message::Append { .. } | Message::Heartbeat { .. } => {
+            Message::Append { .. }
+            | Message::Heartbeat { .. }
+            | Message::InstallSnapshot { .. } => {
                 self.become_follower(self.term, from);
                 self.step_follower(from, from_pos, message);
             }
-            Message::AppendAck { .. } => {}
+            Message::AppendAck { .. } | Message::SnapshotAck { .. } => {}
         }
     }
 
@@ -413,7 +488,11 @@ impl Node {
                 self.handle_append(from, from_pos, prev_index, prev_term, entries, commit)
             }
             Message::Heartbeat { commit, .. } => self.handle_heartbeat(from, commit),
-            Message::Vote { .. } | Message::AppendAck { .. } => {}
+            Message::InstallSnapshot { index, snapshot_term, offset, total, data, .. } => {
+                let chunk = snapshot::Received { index, term: snapshot_term, offset, total, data };
+                self.handle_install_snapshot(from, from_pos, chunk)
+            }
+            Message::Vote { .. } | Message::AppendAck { .. } | Message::SnapshotAck { .. } => {}
         }
     }
 }

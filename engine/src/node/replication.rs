@@ -11,14 +11,14 @@ impl Node {
     /// Leader: queues, for every follower, the append batches its flow control allows now,
     /// or a heartbeat if the link has been idle for a heartbeat interval.
     pub(super) fn replicate(&mut self) {
-        let last = self.log.last_index();
+        let (first, last) = (self.log.first_index(), self.log.last_index());
         for peer in 0..self.config.members.len() {
             if peer == self.me {
                 continue;
             }
             let mut sent = false;
             while let Some((range, resend)) =
-                self.progress[peer].next_batch(&self.config, last, self.now_ns)
+                self.progress[peer].next_batch(&self.config, first, last, self.now_ns)
             {
                 if resend {
                     self.stats.batches_resent += 1;
@@ -37,6 +37,9 @@ impl Node {
                 self.send(peer, message);
                 sent = true;
             }
+            if self.progress[peer].sending_snapshot() || self.progress[peer].needs_snapshot(first) {
+                sent |= self.send_snapshot_chunk(peer);
+            }
             if !sent && self.progress[peer].heartbeat_due(&self.config, self.now_ns) {
                 self.progress[peer].sent_heartbeat(self.now_ns);
                 self.send(peer, Message::Heartbeat { term: self.term, commit: self.commit });
@@ -51,11 +54,21 @@ impl Node {
         from_pos: usize,
         prev_index: Index,
         prev_term: Term,
-        entries: Vec<Entry>,
+        mut entries: Vec<Entry>,
         commit: Index,
     ) {
         self.leader = from;
         self.reset_election_timer();
+        // Entries this node compacted into its snapshot are committed, so they match the
+        // leader's: skip them and check the rest against the snapshot's last entry.
+        let offset = self.log.first_index() - 1;
+        let (prev_index, prev_term) = if prev_index < offset {
+            let covered = usize::try_from(offset - prev_index).unwrap_or(usize::MAX);
+            entries.drain(..covered.min(entries.len()));
+            (offset, self.log.term(offset).expect("the offset's term is kept"))
+        } else {
+            (prev_index, prev_term)
+        };
         match self.log.term(prev_index) {
             Some(term) if term == prev_term => {}
             found => {
@@ -175,5 +188,6 @@ impl Node {
                 self.replies.push(ClientReply { client, seq, outcome });
             }
         }
+        self.maybe_snapshot();
     }
 }

@@ -132,6 +132,7 @@ impl RunArgs {
             batch_entries_max: self.batch,
             inflight_batches_max: self.inflight,
             seed: self.seed,
+            ..Config::default()
         };
         engine.validate().map_err(|e| anyhow::anyhow!("invalid engine configuration: {e}"))?;
         anyhow::ensure!(self.duration > 0, "--duration must be positive");

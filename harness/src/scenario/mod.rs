@@ -171,6 +171,7 @@ impl EngineKnobs {
             batch_entries_max: self.batch_entries_max,
             inflight_batches_max: self.inflight_batches_max,
             seed,
+            ..Config::default()
         }
     }
 }

@@ -105,6 +105,7 @@ impl SimConfig {
             batch_entries_max: self.batch_entries_max,
             inflight_batches_max: self.inflight_batches_max,
             seed,
+            ..Config::default()
         }
     }
 

@@ -111,6 +111,7 @@ fn s5_3_a_follower_applies_committed_entries_in_log_order() {
     f.step(1, append(1, (0, 0), entries, 4));
     let want = Ready {
         hard_state: hs(1, NONE),
+        snapshot: None,
         entries: 1..6,
         messages: vec![batch(2, 1, vec![matched(1, 5)])],
         committed: 1..5,

@@ -14,6 +14,7 @@ mod flow;
 mod recovery;
 mod replication;
 mod safety;
+mod snapshot;
 mod zero_copy;
 
 use crate::{
@@ -140,6 +141,7 @@ pub(super) fn take(node: &mut Node) -> Ready {
     let ready = node.ready();
     let copy = Ready {
         hard_state: ready.hard_state,
+        snapshot: ready.snapshot.clone(),
         entries: ready.entries.clone(),
         messages: ready.messages.clone(),
         committed: ready.committed.clone(),
@@ -220,6 +222,7 @@ pub(super) fn leader_with_log(id: NodeId, n: u64, terms: &[Term], commit: Index)
 pub(super) fn idle(last: Index, applied: Index) -> Ready {
     Ready {
         hard_state: None,
+        snapshot: None,
         entries: last + 1..last + 1,
         messages: vec![],
         committed: applied + 1..applied + 1,

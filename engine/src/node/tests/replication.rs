@@ -12,6 +12,7 @@ fn s5_3_a_follower_appends_entries_that_pass_the_consistency_check() {
     f.step(1, append(1, (0, 0), entries.clone(), 0));
     let want = Ready {
         hard_state: hs(1, NONE),
+        snapshot: None,
         entries: 1..3,
         messages: vec![batch(2, 1, vec![matched(1, 2)])],
         ..idle(0, 0)
@@ -86,6 +87,7 @@ fn s5_3_acks_of_one_step_are_merged_into_the_latest_match() {
     f.step(1, append(1, (1, 1), vec![noop(1, 2)], 1));
     let want = Ready {
         hard_state: hs(1, NONE),
+        snapshot: None,
         entries: 1..3,
         messages: vec![batch(2, 1, vec![matched(1, 2)])],
         committed: 1..2,

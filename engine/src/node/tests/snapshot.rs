@@ -1,0 +1,311 @@
+//! Snapshots and log compaction (Raft paper, section 7, and Figure 13's InstallSnapshot).
+
+use super::*;
+use crate::kv::Kv;
+use crate::{RecoverError, Snapshot, Stats};
+
+/// `n` nodes (node 1 times out first, as in `Net::new`) with `knobs` applied, node 1 elected.
+fn net(n: u64, knobs: impl Fn(Config) -> Config) -> Net {
+    let nodes = (1..=n)
+        .map(|id| {
+            let mut c = config(id, n);
+            if id != 1 {
+                c.election_timeout_min_ns = 1_000 * MS;
+                c.election_timeout_max_ns = 2_000 * MS;
+            }
+            Node::new(knobs(c)).unwrap()
+        })
+        .collect();
+    let mut net = Net::with_nodes(nodes);
+    net.now = net.nodes[0].next_deadline_ns();
+    net.settle();
+    assert_eq!(net.nodes[0].role(), Role::Leader);
+    net
+}
+
+fn put_n(client: u64, seq: u64, key: u64, value: u64) -> ClientRequest {
+    let op =
+        Op::Put { key: Bytes::from(format!("k{key}")), value: Bytes::from(format!("{value}")) };
+    ClientRequest { client, seq, op }
+}
+
+/// Proposes `count` puts at node 1 (client 1, keys cycling over 100), settling every 50.
+fn load(net: &mut Net, first_seq: u64, count: u64) {
+    for seq in first_seq..first_seq + count {
+        net.node(1).propose(put_n(1, seq, seq % 100, seq));
+        if seq % 50 == 0 {
+            net.settle();
+        }
+    }
+    net.settle();
+}
+
+fn state(node: &Node) -> Vec<Bytes> {
+    (0..100).map(|k| node.kv_get(format!("k{k}").as_bytes())).collect()
+}
+
+fn snapshots(net: &Net, id: NodeId) -> Vec<Snapshot> {
+    net.trace.iter().filter(|(n, _)| *n == id).filter_map(|(_, r)| r.snapshot.clone()).collect()
+}
+
+// Section 7: every node snapshots its own state machine once `snapshot_entries_threshold`
+// entries were applied since its last snapshot; the snapshot holds committed state only and
+// is handed to the runtime to persist, with the log after it handed out again.
+#[test]
+fn sec7_every_node_snapshots_each_threshold_of_applied_entries() {
+    let mut net = net(3, |c| Config { snapshot_entries_threshold: 100, ..c });
+    load(&mut net, 1, 250);
+    net.run_until(net.now + 20 * MS, 10 * MS);
+    for id in 1..=3 {
+        let taken = snapshots(&net, id);
+        assert_eq!(taken.len(), 2, "node {id}: 251 entries applied, a snapshot per 100");
+        assert_eq!(net.node(id).stats().snapshots_taken, 2);
+        for s in &taken {
+            assert!(s.index >= 100 && s.index <= 251);
+            let kv = Kv::decode(&s.data).expect("a snapshot decodes");
+            assert_eq!(kv.len(), 100.min(s.index as usize - 1), "keys written up to its index");
+        }
+        let node = &net.nodes[id as usize - 1];
+        assert_eq!(node.snapshot().map(|s| s.index), taken.last().map(|s| s.index));
+        assert_eq!(node.commit_index(), 251);
+    }
+    // The Ready that carries a snapshot hands out the log after it again.
+    for (_, ready) in net.trace.iter().filter(|(_, r)| r.snapshot.is_some()) {
+        let s = ready.snapshot.as_ref().unwrap();
+        assert_eq!(ready.entries.start, s.index + 1);
+        assert!(ready.committed.end <= s.index + 1 || ready.committed.start > s.index);
+    }
+}
+
+// Section 7: a snapshot is taken at the applied index, never beyond the commit index.
+#[test]
+fn sec7_a_snapshot_never_holds_uncommitted_state() {
+    let mut net = net(3, |c| Config { snapshot_entries_threshold: 10, ..c });
+    net.isolate(2, true);
+    net.isolate(3, true);
+    load(&mut net, 1, 40);
+    let l = net.node(1);
+    assert_eq!((l.commit_index(), l.last_index(), l.stats().snapshots_taken), (1, 41, 0));
+    assert!(l.snapshot().is_none(), "nothing committed beyond the no-op: no snapshot");
+}
+
+// Section 7: a follower down while the leader compacted its log catches up through the
+// snapshot (10,000 entries behind), then from the log, and agrees with the others.
+#[test]
+fn sec7_a_follower_down_for_10000_entries_catches_up_through_a_snapshot() {
+    let mut net = net(3, |c| Config { snapshot_entries_threshold: 1_000, ..c });
+    net.isolate(3, true);
+    load(&mut net, 1, 10_000);
+    let first = net.node(1).first_index();
+    assert!(first > 4_096, "the leader compacted its log (first index {first})");
+    assert!(net.node(1).log_entries_held() < 2 * 1_000 + 4_096, "memory stays bounded");
+    net.isolate(3, false);
+    let healed = net.delivered.len();
+    net.run_until(net.now + 100 * MS, 10 * MS);
+    load(&mut net, 10_001, 10);
+    net.run_until(net.now + 20 * MS, 10 * MS);
+    let (l, f) = (&net.nodes[0], &net.nodes[2]);
+    assert_eq!(f.stats().snapshots_installed, 1);
+    assert!(l.stats().snapshot_chunks_sent >= 1);
+    assert_eq!(f.commit_index(), l.commit_index());
+    assert_eq!(state(f), state(l));
+    assert_eq!(state(&net.nodes[1]), state(l));
+    let tail = |n: &Node| logged(n, n.commit_index() - 5..n.commit_index() + 1);
+    assert_eq!(tail(f), tail(l), "the log after the snapshot agrees");
+    let appends_below_snapshot = net.delivered[healed..].iter().filter(|b| b.to == 3).any(|b| {
+        b.messages
+            .iter()
+            .any(|m| matches!(m, Message::Append { prev_index, .. } if *prev_index < first - 1))
+    });
+    assert!(!appends_below_snapshot, "compacted entries are never sent");
+}
+
+// Figure 13 with flow control: chunks go one at a time; a lost chunk is resent after the
+// resend threshold and the transfer resumes from the follower's last ack.
+#[test]
+fn fig13_a_lost_chunk_is_resent_and_the_transfer_resumes() {
+    let knobs = |c| Config { snapshot_entries_threshold: 500, snapshot_chunk_bytes: 256, ..c };
+    let mut net = net(3, knobs);
+    net.isolate(3, true);
+    load(&mut net, 1, 9_000);
+    let size = net.node(1).snapshot().unwrap().data.len() as u64;
+    let chunks = size.div_ceil(256);
+    assert!(chunks > 3, "the snapshot spans several chunks ({size} bytes)");
+    net.isolate(3, false);
+    // Let the leader probe node 3, then drop exactly one chunk on its way.
+    let mut dropped = None;
+    for _ in 0..200 {
+        net.now += MS;
+        let now = net.now;
+        let l = net.node(1);
+        l.tick(now);
+        let ready = take(l);
+        for b in ready.messages {
+            let mut messages = b.messages.clone();
+            if b.to == 3 && dropped.is_none() {
+                if let Some(k) = messages.iter().position(
+                    |m| matches!(m, Message::InstallSnapshot { offset, .. } if *offset > 0),
+                ) {
+                    dropped = Some(messages.remove(k));
+                }
+            }
+            for m in messages {
+                net.nodes[b.to as usize - 1].step(1, m);
+            }
+        }
+        for id in 2..=3 {
+            let now = net.now;
+            let node = net.node(id);
+            node.tick(now);
+            let ready = take(node);
+            for b in ready.messages {
+                for m in b.messages {
+                    net.nodes[0].step(id, m);
+                }
+            }
+        }
+        if net.nodes[2].stats().snapshots_installed == 1 {
+            break;
+        }
+    }
+    assert!(dropped.is_some(), "a chunk was dropped");
+    assert_eq!(net.nodes[2].stats().snapshots_installed, 1, "installed despite the loss");
+    let sent = net.nodes[0].stats().snapshot_chunks_sent;
+    assert!(sent > chunks, "the lost chunk went again ({sent} sent for {chunks})");
+    net.settle();
+    assert_eq!(state(&net.nodes[2]), state(&net.nodes[0]));
+}
+
+/// A runtime's durable state with snapshots: performs each `Ready` as the engine asks.
+#[derive(Default, Clone)]
+struct Disk {
+    hard_state: HardState,
+    snapshot: Option<Snapshot>,
+    entries: Vec<Entry>,
+}
+
+impl Disk {
+    fn persist(&mut self, node: &mut Node) -> Ready {
+        let ready = take(node);
+        if let Some(hs) = ready.hard_state {
+            self.hard_state = hs;
+        }
+        if let Some(s) = &ready.snapshot {
+            self.snapshot = Some(s.clone());
+            self.entries.clear();
+        }
+        let base = self.snapshot.as_ref().map_or(0, |s| s.index);
+        if !ready.entries.is_empty() {
+            self.entries.truncate((ready.entries.start - base - 1) as usize);
+            self.entries.extend(node.entries(ready.entries.clone()).cloned());
+        }
+        ready
+    }
+
+    fn restore(&self, config: Config, now_ns: u64) -> Result<Node, RecoverError> {
+        Node::restore(config, self.hard_state, self.snapshot.clone(), self.entries.clone(), now_ns)
+    }
+}
+
+// Section 7 with Figure 2: a node restarts from its snapshot and the log after it, with
+// the snapshot's state machine and commit index, and keeps serving.
+#[test]
+fn sec7_a_node_restarts_from_its_snapshot_and_the_log_after_it() {
+    let cfg = Config { snapshot_entries_threshold: 5, ..config(1, 1) };
+    let mut n = Node::new(cfg.clone()).unwrap();
+    let mut disk = Disk::default();
+    n.tick(300 * MS);
+    for seq in 1..=12 {
+        n.propose(put_n(9, seq, seq % 3, seq));
+        let _ = disk.persist(&mut n);
+        let _ = disk.persist(&mut n);
+    }
+    let s = disk.snapshot.clone().expect("snapshots were taken");
+    assert!(s.index >= 10 && disk.entries.iter().all(|e| e.index > s.index));
+    let mut r = disk.restore(cfg.clone(), 1_000 * MS).unwrap();
+    assert_eq!(
+        (r.commit_index(), r.applied_index(), r.first_index()),
+        (s.index, s.index, s.index + 1)
+    );
+    assert_eq!(r.last_index(), 13);
+    r.tick(1_300 * MS);
+    assert_eq!(r.role(), Role::Leader);
+    flush(&mut r);
+    for k in 0..3u64 {
+        assert_eq!(r.kv_get(format!("k{k}").as_bytes()), n.kv_get(format!("k{k}").as_bytes()));
+    }
+    r.propose(put_n(9, 12, 0, 12));
+    assert_eq!(take(&mut r).replies, vec![ok(9, 12, None)], "the client table came back");
+
+    // Entries the storage kept below the snapshot are skipped; damage is refused.
+    let mut extra = disk.clone();
+    extra.entries.insert(0, noop(1, s.index));
+    assert_eq!(extra.restore(cfg.clone(), 0).unwrap().last_index(), 13);
+    let mut gap = disk.clone();
+    gap.entries.remove(0);
+    assert!(matches!(gap.restore(cfg.clone(), 0), Err(RecoverError::Gap { .. })));
+    let mut bad = disk.clone();
+    bad.snapshot.as_mut().unwrap().data = Bytes::from_static(b"junk");
+    assert!(matches!(bad.restore(cfg.clone(), 0), Err(RecoverError::Snapshot { .. })));
+    let mut newer = disk.clone();
+    newer.snapshot.as_mut().unwrap().term = 9;
+    assert!(matches!(newer.restore(cfg, 0), Err(RecoverError::Snapshot { .. })));
+}
+
+// Figure 13 and a crash: a follower that crashes halfway through receiving a snapshot
+// restarts from what it had persisted (nothing of the partial snapshot), tells the leader
+// it holds nothing, and the transfer starts over: nothing committed is lost.
+#[test]
+fn fig13_a_crash_mid_install_loses_nothing() {
+    let knobs = |c| Config { snapshot_entries_threshold: 500, snapshot_chunk_bytes: 200, ..c };
+    let mut net = net(3, knobs);
+    net.isolate(3, true);
+    load(&mut net, 1, 9_000);
+    net.isolate(3, false);
+    let mut disk = Disk::default();
+    let f_config = net.nodes[2].config().clone();
+    // Deliver leader -> node 3 traffic by hand until node 3 holds part of the snapshot.
+    let mut chunks_in = 0;
+    while chunks_in < 3 {
+        net.now += 5 * MS;
+        net.nodes[0].tick(net.now);
+        let ready = take(&mut net.nodes[0]);
+        for b in ready.messages.into_iter().filter(|b| b.to == 3) {
+            for m in b.messages {
+                chunks_in += usize::from(matches!(m, Message::InstallSnapshot { .. }));
+                net.nodes[2].step(1, m);
+            }
+        }
+        let ready = disk.persist(&mut net.nodes[2]);
+        for m in ready.messages.into_iter().flat_map(|b| b.messages) {
+            net.nodes[0].step(3, m);
+        }
+    }
+    assert_eq!(net.nodes[2].stats().snapshots_installed, 0);
+    assert!(disk.snapshot.is_none(), "a partial snapshot is never persisted");
+    // Crash and restart node 3 from its disk.
+    net.nodes[2] = disk.restore(f_config, net.now).unwrap();
+    net.run_until(net.now + 200 * MS, 5 * MS);
+    load(&mut net, 9_001, 5);
+    net.run_until(net.now + 20 * MS, 10 * MS);
+    assert_eq!(net.nodes[2].stats().snapshots_installed, 1);
+    assert_eq!(net.nodes[2].commit_index(), net.nodes[0].commit_index());
+    assert_eq!(state(&net.nodes[2]), state(&net.nodes[0]));
+}
+
+// Section 7: entries a follower already compacted are committed, so an append reaching
+// below its snapshot is trimmed and accepted, not rejected as a mismatch.
+#[test]
+fn sec7_an_append_below_the_followers_snapshot_is_trimmed_not_rejected() {
+    let cfg = Config { snapshot_entries_threshold: 3, ..config(2, 3) };
+    let mut f = Node::new(cfg).unwrap();
+    let entries: Vec<Entry> = (1..=4).map(|i| noop(1, i)).collect();
+    f.step(1, append(1, (0, 0), entries.clone(), 4));
+    flush(&mut f);
+    assert_eq!(f.snapshot().map(|s| s.index), Some(4));
+    let mut more = entries;
+    more.push(noop(1, 5));
+    f.step(1, append(1, (0, 0), more, 4));
+    assert_eq!(take(&mut f).messages, vec![batch(2, 1, vec![matched(1, 5)])]);
+    assert_eq!(f.stats(), Stats { snapshots_taken: 1, ..Stats::default() });
+}
