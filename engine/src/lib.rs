@@ -30,7 +30,7 @@ mod ready;
 mod types;
 
 pub use config::{Config, ConfigError, RecoverError, MEMBERS_MAX};
-pub use message::{AckOutcome, Batch, Message};
+pub use message::{AckOutcome, Batch, Message, SnapshotChunk};
 pub use node::{Node, Role, Stats};
 pub use ready::Ready;
 pub use types::{

@@ -2,7 +2,6 @@
 //! prefix.
 
 use crate::types::{Entry, Index, Term};
-use std::collections::VecDeque;
 use std::ops::Range;
 
 /// Entries per chunk of the log. A chunk is allocated once at this capacity and never
@@ -19,7 +18,7 @@ pub(crate) struct Log {
     /// Entry `i` is `chunks[k / CHUNK][k % CHUNK]` with `k = i - base - 1`.
     /// Invariant: every chunk but the last holds exactly `CHUNK` entries; entry `i` has
     /// index `i`; terms never decrease along the log.
-    chunks: VecDeque<Vec<Entry>>,
+    chunks: Vec<Vec<Entry>>,
     /// Invariant: `base <= offset`. The index before the first entry physically held; the
     /// entries from here to `offset` wait for their chunk to be wholly compacted.
     base: Index,
@@ -42,7 +41,7 @@ pub(crate) struct Log {
 impl Log {
     pub(crate) fn new() -> Log {
         Log {
-            chunks: VecDeque::new(),
+            chunks: Vec::new(),
             base: 0,
             offset: 0,
             offset_term: 0,
@@ -96,12 +95,12 @@ impl Log {
     pub(crate) fn push(&mut self, entry: Entry) {
         debug_assert_eq!(entry.index, self.last_index() + 1);
         debug_assert!(entry.term >= self.last_term());
-        match self.chunks.back_mut() {
+        match self.chunks.last_mut() {
             Some(chunk) if chunk.len() < CHUNK => chunk.push(entry),
             _ => {
                 let mut chunk = Vec::with_capacity(CHUNK);
                 chunk.push(entry);
-                self.chunks.push_back(chunk);
+                self.chunks.push(chunk);
             }
         }
         self.len += 1;
@@ -130,10 +129,12 @@ impl Log {
         }
         self.offset_term = self.term(index).expect("within the log");
         self.offset = index;
-        while self.chunks.len() > 1 && self.base + CHUNK as Index <= self.offset {
-            self.chunks.pop_front();
-            self.base += CHUNK as Index;
-        }
+        // A `Vec`, not a `VecDeque`: indexing is on every hot path, and this shift of a
+        // few chunk headers happens once per snapshot.
+        let whole = ((self.offset - self.base) / CHUNK as Index) as usize;
+        let free = whole.min(self.chunks.len() - 1);
+        self.chunks.drain(..free);
+        self.base += (free * CHUNK) as Index;
         self.stable = self.stable.max(self.offset);
         self.unsent_from = self.unsent_from.max(self.offset + 1);
     }

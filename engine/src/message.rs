@@ -50,16 +50,8 @@ pub enum Message {
     InstallSnapshot {
         /// The leader's term.
         term: Term,
-        /// The last index the snapshot covers.
-        index: Index,
-        /// The term of the entry at `index`.
-        snapshot_term: Term,
-        /// Where in the snapshot's data this chunk starts.
-        offset: u64,
-        /// The snapshot's whole length in bytes.
-        total: u64,
-        /// The chunk: a slice of the leader's snapshot, shared, not copied.
-        data: Bytes,
+        /// The chunk, boxed: it is rare, and every other message stays small to move.
+        chunk: Box<SnapshotChunk>,
     },
     /// The answer to `InstallSnapshot`: how many leading bytes of the snapshot at `index`
     /// the follower holds. `received == total` means installed.
@@ -97,6 +89,21 @@ impl Message {
     }
 }
 
+/// One piece of a snapshot on its way to a follower.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SnapshotChunk {
+    /// The last index the snapshot covers.
+    pub index: Index,
+    /// The term of the entry at `index`.
+    pub snapshot_term: Term,
+    /// Where in the snapshot's data this chunk starts.
+    pub offset: u64,
+    /// The snapshot's whole length in bytes.
+    pub total: u64,
+    /// The chunk: a slice of the leader's snapshot, shared, not copied.
+    pub data: Bytes,
+}
+
 /// A follower's verdict on an `Append`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AckOutcome {
@@ -128,4 +135,16 @@ pub struct Batch {
     pub to: NodeId,
     /// The messages, in the order they must be stepped.
     pub messages: Vec<Message>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Messages are moved by value on every step; a rare large variant must not make every
+    // one of them bigger.
+    #[test]
+    fn a_message_stays_within_a_cache_line() {
+        assert!(std::mem::size_of::<Message>() <= 64, "{}", std::mem::size_of::<Message>());
+    }
 }

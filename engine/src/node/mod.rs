@@ -488,9 +488,8 @@ impl Node {
                 self.handle_append(from, from_pos, prev_index, prev_term, entries, commit)
             }
             Message::Heartbeat { commit, .. } => self.handle_heartbeat(from, commit),
-            Message::InstallSnapshot { index, snapshot_term, offset, total, data, .. } => {
-                let chunk = snapshot::Received { index, term: snapshot_term, offset, total, data };
-                self.handle_install_snapshot(from, from_pos, chunk)
+            Message::InstallSnapshot { chunk, .. } => {
+                self.handle_install_snapshot(from, from_pos, *chunk)
             }
             Message::Vote { .. } | Message::AppendAck { .. } | Message::SnapshotAck { .. } => {}
         }

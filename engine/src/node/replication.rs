@@ -188,6 +188,8 @@ impl Node {
                 self.replies.push(ClientReply { client, seq, outcome });
             }
         }
-        self.maybe_snapshot();
+        if self.config.snapshot_entries_threshold > 0 {
+            self.maybe_snapshot();
+        }
     }
 }

@@ -4,7 +4,7 @@
 
 use super::Node;
 use crate::kv::Kv;
-use crate::message::Message;
+use crate::message::{Message, SnapshotChunk};
 use crate::types::{Index, NodeId, Snapshot, Term};
 use bytes::Bytes;
 
@@ -18,25 +18,15 @@ pub(crate) struct Incoming {
     data: Vec<u8>,
 }
 
-/// One `InstallSnapshot` chunk as the follower received it.
-pub(crate) struct Received {
-    pub(crate) index: Index,
-    pub(crate) term: Term,
-    pub(crate) offset: u64,
-    pub(crate) total: u64,
-    pub(crate) data: Bytes,
-}
-
 impl Node {
     /// Snapshots the state machine at the applied index once `snapshot_entries_threshold`
     /// entries were applied since the last snapshot. The snapshot holds only applied, hence
     /// committed, state. The in-memory log keeps the entries since the *previous* snapshot,
     /// so a follower a little behind still catches up from the log, and memory stays bounded
-    /// by about two thresholds of entries.
+    /// by about two thresholds of entries. Called with a threshold set.
     pub(super) fn maybe_snapshot(&mut self) {
-        let threshold = self.config.snapshot_entries_threshold;
         let last = self.snapshot.as_ref().map_or(0, |s| s.index);
-        if threshold == 0 || self.applied - last < threshold {
+        if self.applied - last < self.config.snapshot_entries_threshold {
             return;
         }
         let index = self.applied;
@@ -60,14 +50,14 @@ impl Node {
             return false;
         };
         self.stats.snapshot_chunks_sent += 1;
-        let message = Message::InstallSnapshot {
-            term: self.term,
+        let chunk = SnapshotChunk {
             index: chunk.index,
             snapshot_term: chunk.term,
             offset: chunk.offset,
             total: chunk.total,
             data: chunk.data,
         };
+        let message = Message::InstallSnapshot { term: self.term, chunk: Box::new(chunk) };
         self.send(peer, message);
         true
     }
@@ -85,7 +75,7 @@ impl Node {
         &mut self,
         from: NodeId,
         from_pos: usize,
-        chunk: Received,
+        chunk: SnapshotChunk,
     ) {
         self.leader = from;
         self.reset_election_timer();
@@ -98,8 +88,9 @@ impl Node {
             self.send(from_pos, message);
             return;
         }
-        let same =
-            |i: &Incoming| (i.index, i.term, i.total) == (chunk.index, chunk.term, chunk.total);
+        let same = |i: &Incoming| {
+            (i.index, i.term, i.total) == (chunk.index, chunk.snapshot_term, chunk.total)
+        };
         if !self.incoming.as_ref().is_some_and(same) {
             if chunk.offset != 0 {
                 self.incoming = None;
@@ -110,7 +101,7 @@ impl Node {
             let capacity = usize::try_from(chunk.total).unwrap_or(0).min(1 << 30);
             self.incoming = Some(Incoming {
                 index: chunk.index,
-                term: chunk.term,
+                term: chunk.snapshot_term,
                 total: chunk.total,
                 data: Vec::with_capacity(capacity),
             });

@@ -98,8 +98,17 @@ impl Trace {
                 }
             }
             Message::Heartbeat { term, commit } => self.words(&[5, *term, *commit]),
-            Message::InstallSnapshot { term, index, snapshot_term, offset, total, data } => {
-                self.words(&[6, *term, *index, *snapshot_term, *offset, *total, data.len() as u64])
+            Message::InstallSnapshot { term, chunk } => {
+                let c = chunk;
+                self.words(&[
+                    6,
+                    *term,
+                    c.index,
+                    c.snapshot_term,
+                    c.offset,
+                    c.total,
+                    c.data.len() as u64,
+                ])
             }
             Message::SnapshotAck { term, index, received } => {
                 self.words(&[7, *term, *index, *received])
@@ -152,9 +161,13 @@ fn describe_message(message: &Message) -> String {
         }
         Message::AppendAck { term, outcome } => format!("ack t{term} {outcome:?}"),
         Message::Heartbeat { term, commit } => format!("heartbeat t{term} commit {commit}"),
-        Message::InstallSnapshot { term, index, snapshot_term, offset, total, data } => format!(
-            "install-snapshot t{term} {index}/t{snapshot_term} bytes {offset}+{} of {total}",
-            data.len()
+        Message::InstallSnapshot { term, chunk: c } => format!(
+            "install-snapshot t{term} {}/t{} bytes {}+{} of {}",
+            c.index,
+            c.snapshot_term,
+            c.offset,
+            c.data.len(),
+            c.total
         ),
         Message::SnapshotAck { term, index, received } => {
             format!("snapshot-ack t{term} {index} received {received}")

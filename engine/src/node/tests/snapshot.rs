@@ -144,7 +144,7 @@ fn fig13_a_lost_chunk_is_resent_and_the_transfer_resumes() {
             let mut messages = b.messages.clone();
             if b.to == 3 && dropped.is_none() {
                 if let Some(k) = messages.iter().position(
-                    |m| matches!(m, Message::InstallSnapshot { offset, .. } if *offset > 0),
+                    |m| matches!(m, Message::InstallSnapshot { chunk, .. } if chunk.offset > 0),
                 ) {
                     dropped = Some(messages.remove(k));
                 }
