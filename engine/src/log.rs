@@ -152,13 +152,6 @@ impl Log {
         self.unsent_from = index + 1;
     }
 
-    /// Hands every entry after `index` to the runtime again: after a snapshot install the
-    /// durable log restarts at `index + 1`, so the entries kept after it must be rewritten.
-    pub(crate) fn resend_after(&mut self, index: Index) {
-        self.stable = self.stable.min(index).max(self.offset);
-        self.unsent_from = index + 1;
-    }
-
     /// The first index of the run of entries with the same term as the entry at `index`
     /// (not reaching below the compacted prefix).
     pub(crate) fn first_index_of_term_at(&self, index: Index) -> Index {
@@ -332,8 +325,6 @@ mod tests {
         log.push(Entry { term: 5, index: 10, payload: Payload::Noop });
         assert_eq!(log.take_unsent(), 10..11);
         assert_eq!(log.last_index_of_term(4), Some(9));
-        log.resend_after(9);
-        assert_eq!((log.take_unsent(), log.stable_index()), (10..11, 9));
     }
 
     #[test]

@@ -13,14 +13,15 @@ pub struct Ready {
     /// granted twice across a crash). `None` when unchanged since the last `Ready`.
     pub hard_state: Option<HardState>,
     /// A snapshot to make durable, after the hard state and before the entries: one this
-    /// node took of its own state machine, or one a leader sent it. It replaces the whole
-    /// durable log: entries at or below its index are covered by it, and the entries after
-    /// it, if the node keeps any, come again in `entries`, which then starts at the
-    /// snapshot's index + 1. `committed` skips the indexes it covers.
+    /// node took of its own state machine, or one a leader sent it. Once it is durable, the
+    /// durable entries at or below its index may be dropped (it covers them); a durable log
+    /// that ends before its index continues at its index + 1. `committed` skips the indexes
+    /// it covers.
     pub snapshot: Option<Snapshot>,
     /// Log entries to make durable before any message below is sent, read with
     /// [`crate::Node::entries`]. A durable log holding entries at or after `entries.start`
-    /// must first drop them: the log was rewritten from there. Empty when nothing changed.
+    /// must first drop them, even when `entries` is empty: the log was rewritten or cut
+    /// from there (a snapshot install that replaced a conflicting log leaves it empty).
     pub entries: Range<Index>,
     /// Outbound batches, at most one per destination, in ascending destination order.
     pub messages: Vec<Batch>,

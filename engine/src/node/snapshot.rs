@@ -32,7 +32,6 @@ impl Node {
         let index = self.applied;
         let term = self.log.term(index).expect("applied entries are in the log");
         self.log.compact_to(last);
-        self.log.resend_after(index);
         self.snapshot = Some(Snapshot { index, term, data: self.kv.encode() });
         self.snapshot_unsaved = true;
         self.stats.snapshots_taken += 1;
@@ -142,7 +141,6 @@ impl Node {
         } else {
             self.log.reset(index, term);
         }
-        self.log.resend_after(index);
         self.kv = kv;
         self.commit = index;
         self.applied = index;
