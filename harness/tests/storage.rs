@@ -2,9 +2,10 @@
 //! rotation, the hard-state file, fsync counts per policy, and a large recovery.
 
 use bytes::Bytes;
-use pinraft_engine::{ClientRequest, Entry, HardState, Op, Payload};
+use pinraft_engine::{ClientRequest, Config, Entry, HardState, Node, Op, Payload, Snapshot};
 use pinraft_harness::storage::{
-    MemStorage, Recovered, Storage, StorageError, SyncPolicy, SyncStats, Wal, WalOptions,
+    persist_ready, MemStorage, Recovered, Storage, StorageError, SyncPolicy, SyncStats, Wal,
+    WalOptions,
 };
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -106,7 +107,9 @@ fn wal_round_trips_entries_and_hard_state() {
         save(&mut wal, None, &entries(6..=8, 3), 0);
     }
     let recovered = reopen(dir.path(), WalOptions::default()).unwrap();
-    assert_eq!(recovered, Recovered { hard_state: hs, entries: entries(1..=8, 3), tail_cut: None });
+    let expected =
+        Recovered { hard_state: hs, snapshot: None, entries: entries(1..=8, 3), tail_cut: None };
+    assert_eq!(recovered, expected);
 }
 
 #[test]
@@ -336,7 +339,7 @@ fn always_syncs_once_per_save() {
     let stats = wal.sync_stats();
     assert_eq!(stats, SyncStats { log: base.log + 10, ..base });
     save(&mut wal, Some(HardState { term: 1, vote: 1 }), &[], 0);
-    let expected = SyncStats { log: stats.log, hard_state: 1, dir: stats.dir + 1 };
+    let expected = SyncStats { log: stats.log, hard_state: 1, dir: stats.dir + 1, snapshot: 0 };
     assert_eq!(wal.sync_stats(), expected);
     // Nothing to write: nothing to sync.
     save(&mut wal, None, &[], 0);
@@ -489,4 +492,160 @@ fn random_saves_match_the_in_memory_model() {
     }
     drop(wal);
     assert_eq!(reopen(dir.path(), opts).unwrap(), model.recover().unwrap());
+}
+
+fn snapshot(index: u64, term: u64) -> Snapshot {
+    Snapshot { index, term, data: Bytes::from(format!("state at {index}")) }
+}
+
+// Section 7: once a snapshot is durable, the segments it wholly covers are deleted; the
+// log reopens as the snapshot plus the entries after it.
+#[test]
+fn a_snapshot_deletes_the_segments_it_covers_and_recovers_with_the_tail() {
+    let dir = TempDir::new("snapshot-compact");
+    write_log(dir.path(), 300, 2048);
+    let before = segments(dir.path()).len();
+    let mut wal = Wal::open(dir.path(), options(2048, SyncPolicy::Always)).unwrap();
+    wal.save_snapshot(&snapshot(200, 2)).unwrap();
+    let after = segments(dir.path()).len();
+    assert!(after < before && after > 1, "{before} segments, {after} after the snapshot");
+    assert_eq!((wal.last_index(), wal.sync_stats().snapshot), (300, 1));
+    save(&mut wal, None, &entries(301..=305, 2), 0);
+    drop(wal);
+    let recovered = reopen(dir.path(), WalOptions::default()).unwrap();
+    assert_eq!(recovered.snapshot, Some(snapshot(200, 2)));
+    assert_eq!(recovered.entries, entries(201..=305, 2), "entries below the snapshot skipped");
+}
+
+// Figure 13, step 7: a snapshot past the end of the log replaces it; the log continues
+// after the snapshot's index. A conflicting suffix after the index is cut by an empty save.
+#[test]
+fn a_snapshot_beyond_the_log_restarts_it_and_an_empty_save_cuts_a_suffix() {
+    fn exercise(storage: &mut dyn Storage) {
+        save(storage, None, &entries(1..=30, 1), 0);
+        storage.save_snapshot(&snapshot(50, 2)).unwrap();
+        assert_eq!(storage.last_index(), 50);
+        save(storage, None, &entries(51..=60, 2), 0);
+        storage.save_snapshot(&snapshot(55, 2)).unwrap();
+        storage.save(None, 56, &mut std::iter::empty(), 0).unwrap();
+        assert_eq!(storage.last_index(), 55);
+        save(storage, None, &entries(56..=57, 3), 0);
+    }
+    let check = |recovered: Recovered| {
+        assert_eq!(recovered.snapshot, Some(snapshot(55, 2)));
+        assert_eq!(recovered.entries, entries(56..=57, 3));
+    };
+    let mut mem = MemStorage::new();
+    exercise(&mut mem);
+    check(mem.recover().unwrap());
+    let dir = TempDir::new("snapshot-reset");
+    let mut wal = Wal::open(dir.path(), options(2048, SyncPolicy::Always)).unwrap();
+    exercise(&mut wal);
+    drop(wal);
+    check(reopen(dir.path(), WalOptions::default()).unwrap());
+}
+
+// A crash after the snapshot's rename and before the segment deletions leaves every old
+// segment: recovery still starts from the snapshot.
+#[test]
+fn a_crash_before_the_covered_segments_are_deleted_recovers_from_the_snapshot() {
+    let dir = TempDir::new("snapshot-crash");
+    let copy = TempDir::new("snapshot-crash-copy");
+    write_log(dir.path(), 300, 2048);
+    for path in segments(dir.path()).iter().chain([&dir.path().join("hard_state")]) {
+        fs::copy(path, copy.path().join(path.file_name().unwrap())).unwrap();
+    }
+    let mut wal = Wal::open(dir.path(), options(2048, SyncPolicy::Always)).unwrap();
+    wal.save_snapshot(&snapshot(200, 2)).unwrap();
+    fs::copy(dir.path().join("snapshot"), copy.path().join("snapshot")).unwrap();
+    let recovered = reopen(copy.path(), WalOptions::default()).unwrap();
+    assert_eq!(recovered.snapshot.map(|s| s.index), Some(200));
+    assert_eq!(recovered.entries, entries(201..=300, 2));
+}
+
+#[test]
+fn a_damaged_snapshot_or_a_log_that_does_not_follow_it_is_corrupt() {
+    let dir = TempDir::new("snapshot-corrupt");
+    write_log(dir.path(), 100, 2048);
+    let mut wal = Wal::open(dir.path(), options(2048, SyncPolicy::Always)).unwrap();
+    wal.save_snapshot(&snapshot(40, 2)).unwrap();
+    drop(wal);
+    let path = dir.path().join("snapshot");
+    let good = fs::read(&path).unwrap();
+    flip_bit(&path, good.len() as u64 - 1);
+    let err = reopen(dir.path(), WalOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("snapshot checksum"), "{err}");
+    fs::write(&path, &good[..20]).unwrap();
+    assert!(reopen(dir.path(), WalOptions::default()).is_err(), "a short snapshot file");
+    // Segments left below a snapshot (a crash before their deletion) are skipped.
+    let source = TempDir::new("snapshot-src");
+    let mut other = Wal::open(source.path(), WalOptions::default()).unwrap();
+    other.save_snapshot(&snapshot(20, 2)).unwrap();
+    let short = TempDir::new("snapshot-short");
+    write_log(short.path(), 10, 1 << 20);
+    fs::copy(other.dir().join("snapshot"), short.path().join("snapshot")).unwrap();
+    let recovered = reopen(short.path(), WalOptions::default()).unwrap();
+    assert_eq!((recovered.entries.len(), recovered.snapshot.map(|s| s.index)), (0, Some(20)));
+    // A log that resumes after a hole past the snapshot is corrupt.
+    let hole = TempDir::new("snapshot-hole");
+    let mut wal = Wal::open(hole.path(), WalOptions::default()).unwrap();
+    wal.save_snapshot(&snapshot(29, 2)).unwrap();
+    save(&mut wal, None, &entries(30..=40, 2), 0);
+    drop(wal);
+    fs::copy(other.dir().join("snapshot"), hole.path().join("snapshot")).unwrap();
+    let err = reopen(hole.path(), WalOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("resumes at index 30 after a snapshot at 20"), "{err}");
+    // Without a snapshot, a log must start at index 1.
+    fs::remove_file(hole.path().join("snapshot")).unwrap();
+    let err = reopen(hole.path(), WalOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("starts at index 30 with no snapshot"), "{err}");
+}
+
+// The runtime's side of section 7: a node snapshotting every 50 entries, persisted with
+// `persist_ready` into a WAL, restores to the same state machine from the directory.
+#[test]
+fn a_node_persisted_with_snapshots_restores_from_its_wal() {
+    let dir = TempDir::new("snapshot-node");
+    let config = Config { snapshot_entries_threshold: 50, ..Config::new(1, 1) };
+    let mut wal = Wal::open(dir.path(), options(4096, SyncPolicy::Always)).unwrap();
+    let mut node = Node::new(config.clone()).unwrap();
+    node.tick(1_000_000_000);
+    let perform = |node: &mut Node, wal: &mut Wal| {
+        while node.has_ready() {
+            let ready = node.ready();
+            persist_ready(wal, node, &ready, 0).unwrap();
+            node.advance(ready);
+        }
+    };
+    perform(&mut node, &mut wal);
+    for seq in 1..=180u64 {
+        let op = Op::Put {
+            key: Bytes::from(format!("k{}", seq % 7)),
+            value: Bytes::from(seq.to_string()),
+        };
+        node.propose(ClientRequest { client: 3, seq, op });
+        perform(&mut node, &mut wal);
+    }
+    assert_eq!(node.stats().snapshots_taken, 3);
+    drop(wal);
+    let recovered = reopen(dir.path(), WalOptions::default()).unwrap();
+    let snap = recovered.snapshot.clone().expect("a snapshot on disk");
+    assert_eq!(snap.index, node.snapshot().unwrap().index);
+    let restored = Node::restore(
+        config,
+        recovered.hard_state,
+        recovered.snapshot,
+        recovered.entries,
+        2_000_000_000,
+    )
+    .unwrap();
+    assert_eq!(restored.last_index(), node.last_index());
+    assert_eq!(restored.applied_index(), snap.index);
+    for k in 0..7 {
+        let key = format!("k{k}");
+        if snap.index == node.commit_index() {
+            assert_eq!(restored.kv_get(key.as_bytes()), node.kv_get(key.as_bytes()));
+        }
+    }
+    assert_eq!(restored.kv_len(), 7);
 }

@@ -1,14 +1,16 @@
 //! [`MemStorage`]: the in-memory backend, for CPU-only benchmarks and the simulator.
 //! Everything saved counts as durable: a simulated crash keeps it, as a disk would.
 
-use super::{check_next, Recovered, Storage, StorageError, SyncPolicy};
-use pinraft_engine::{Entry, HardState, Index};
+use super::{after_snapshot, check_next, Recovered, Storage, StorageError, SyncPolicy};
+use pinraft_engine::{Entry, HardState, Index, Snapshot};
 use std::io;
 
 /// A log and hard state kept in memory.
 #[derive(Clone, Debug, Default)]
 pub struct MemStorage {
     hard_state: HardState,
+    snapshot: Option<Snapshot>,
+    /// Contiguous; from the snapshot's index + 1 (or index 1 without a snapshot).
     entries: Vec<Entry>,
     saves: u64,
 }
@@ -24,7 +26,12 @@ impl MemStorage {
         self.saves
     }
 
-    /// The durable log.
+    /// The durable snapshot.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.snapshot.as_ref()
+    }
+
+    /// The durable log after the snapshot.
     pub fn entries(&self) -> &[Entry] {
         &self.entries
     }
@@ -47,16 +54,24 @@ impl Storage for MemStorage {
         if let Some(hard_state) = hard_state {
             self.hard_state = hard_state;
         }
+        if entries_from <= self.last_index() {
+            let first = self.entries.first().map_or(entries_from, |e| e.index);
+            self.entries.truncate(entries_from.saturating_sub(first) as usize);
+        }
         for (expected, entry) in (entries_from..).zip(entries) {
-            if expected == entries_from {
-                check_next(entry, expected, entries_from, self.last_index())?;
-                // Index i lives at position i - 1: the log starts at 1.
-                self.entries.truncate((entries_from - 1) as usize);
-            } else {
-                check_next(entry, expected, entries_from, expected - 1)?;
-            }
+            let last = if expected == entries_from { self.last_index() } else { expected - 1 };
+            check_next(entry, expected, entries_from, last)?;
             self.entries.push(entry.clone());
         }
+        Ok(())
+    }
+
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> io::Result<()> {
+        self.entries.retain(|e| e.index > snapshot.index);
+        if self.entries.first().is_some_and(|e| e.index != snapshot.index + 1) {
+            self.entries.clear();
+        }
+        self.snapshot = Some(snapshot.clone());
         Ok(())
     }
 
@@ -69,10 +84,24 @@ impl Storage for MemStorage {
     }
 
     fn recover(&mut self) -> Result<Recovered, StorageError> {
-        Ok(Recovered { hard_state: self.hard_state, entries: self.entries.clone(), tail_cut: None })
+        let mut entries = self.entries.clone();
+        if let Some(s) = &self.snapshot {
+            after_snapshot(&mut entries, s.index).map_err(|reason| StorageError::Corrupt {
+                segment: "memory".into(),
+                offset: 0,
+                reason,
+            })?;
+        }
+        Ok(Recovered {
+            hard_state: self.hard_state,
+            snapshot: self.snapshot.clone(),
+            entries,
+            tail_cut: None,
+        })
     }
 
     fn last_index(&self) -> Index {
-        self.entries.len() as Index
+        let base = self.snapshot.as_ref().map_or(0, |s| s.index);
+        self.entries.last().map_or(base, |e| e.index)
     }
 }

@@ -20,12 +20,13 @@
 pub mod codec;
 mod hard_state;
 mod mem;
+mod snapshot_file;
 mod wal;
 
 pub use mem::MemStorage;
 pub use wal::{Wal, WalOptions, SEGMENT_BYTES_MAX_DEFAULT};
 
-use pinraft_engine::{Entry, HardState, Index};
+use pinraft_engine::{Entry, HardState, Index, Snapshot};
 use std::io;
 use std::path::PathBuf;
 
@@ -58,6 +59,8 @@ pub struct SyncStats {
     pub hard_state: u64,
     /// fsync calls on the storage directory (renames, new and deleted segments).
     pub dir: u64,
+    /// fsync calls on snapshot files.
+    pub snapshot: u64,
 }
 
 /// A torn or corrupt tail that recovery cut off the last segment.
@@ -78,7 +81,9 @@ pub struct TailCut {
 pub struct Recovered {
     /// The last durable term and vote (the default if none was ever saved).
     pub hard_state: HardState,
-    /// The durable log, from index 1, contiguous.
+    /// The latest durable snapshot, if any.
+    pub snapshot: Option<Snapshot>,
+    /// The durable log after the snapshot (from index 1 without one), contiguous.
     pub entries: Vec<Entry>,
     /// The torn tail dropped from the last segment, if any (already logged to stderr).
     pub tail_cut: Option<TailCut>,
@@ -109,10 +114,10 @@ pub enum StorageError {
 pub trait Storage {
     /// Makes `hard_state` (when `Some`) and `entries` durable as the policy requires.
     ///
-    /// `entries` must start at `entries_from` and be contiguous. When it is non-empty, any
-    /// durable entries at or after `entries_from` are dropped first (the engine rewrote the
-    /// log from there); `entries_from` may be at most one past the durable last index. An
-    /// empty `entries` truncates nothing. `now_ns` drives [`SyncPolicy::Interval`].
+    /// `entries` must start at `entries_from` and be contiguous. Any durable entries at or
+    /// after `entries_from` are dropped first, even when `entries` is empty (the engine
+    /// rewrote or cut the log from there); `entries_from` may be at most one past the
+    /// durable last index. `now_ns` drives [`SyncPolicy::Interval`].
     fn save(
         &mut self,
         hard_state: Option<HardState>,
@@ -120,6 +125,11 @@ pub trait Storage {
         entries: &mut dyn Iterator<Item = &Entry>,
         now_ns: u64,
     ) -> io::Result<()>;
+
+    /// Makes `snapshot` durable (always synced unless the policy is `Never`), then drops
+    /// the durable entries it covers: everything at or below its index. A log that ended
+    /// before its index continues at its index + 1.
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> io::Result<()>;
 
     /// Forces everything written so far to be durable, whatever the policy.
     fn sync(&mut self) -> io::Result<()>;
@@ -130,8 +140,50 @@ pub trait Storage {
     /// The durable hard state and log, for [`pinraft_engine::Node::recover`].
     fn recover(&mut self) -> Result<Recovered, StorageError>;
 
-    /// The durable log's last index (0 when empty).
+    /// The durable log's last index (the snapshot's index when no entry follows it; 0
+    /// when empty).
     fn last_index(&self) -> Index;
+}
+
+/// Performs the storage part of a `Ready`, in the order it requires: hard state, snapshot,
+/// entries. The runtime sends `ready.messages` only after this returns.
+pub fn persist_ready(
+    storage: &mut dyn Storage,
+    node: &pinraft_engine::Node,
+    ready: &pinraft_engine::Ready,
+    now_ns: u64,
+) -> io::Result<()> {
+    if let Some(snapshot) = &ready.snapshot {
+        if let Some(hard_state) = ready.hard_state {
+            let end = storage.last_index() + 1;
+            storage.save(Some(hard_state), end, &mut std::iter::empty(), now_ns)?;
+        }
+        storage.save_snapshot(snapshot)?;
+        return storage.save(
+            None,
+            ready.entries.start,
+            &mut node.entries(ready.entries.clone()),
+            now_ns,
+        );
+    }
+    storage.save(
+        ready.hard_state,
+        ready.entries.start,
+        &mut node.entries(ready.entries.clone()),
+        now_ns,
+    )
+}
+
+/// Drops the entries at or below `index` from a recovered log; checks that the rest
+/// continues right after it.
+fn after_snapshot(entries: &mut Vec<Entry>, index: Index) -> Result<(), String> {
+    entries.retain(|e| e.index > index);
+    match entries.first() {
+        Some(first) if first.index != index + 1 => {
+            Err(format!("the log resumes at index {} after a snapshot at {index}", first.index))
+        }
+        _ => Ok(()),
+    }
 }
 
 /// Checks that a batch's next entry continues it: the first one at `entries_from`, which is

@@ -9,6 +9,14 @@
 //!   policy is `Never`) and a new one created once the next record would take it past
 //!   `segment_bytes_max`; a segment holds at least one record, so a huge entry still fits.
 //! - `hard_state` (and transiently `hard_state.tmp`): see `hard_state.rs`.
+//! - `snapshot` (and transiently `snapshot.tmp`): see `snapshot_file.rs`.
+//!
+//! # Snapshots
+//! Once a snapshot is durable, the segments it wholly covers are deleted, oldest first (a
+//! crash midway leaves a suffix of them, still contiguous). If the log ended before the
+//! snapshot's index (an install from the leader), a fresh segment is created first and every
+//! older one deleted: the log continues at the snapshot's index + 1. Recovery skips entries
+//! at or below the snapshot's index and checks that the rest continue right after it.
 //!
 //! # Truncating a conflicting suffix
 //! To drop entries at or after `cut`: delete every later segment whole, newest first; fsync
@@ -33,9 +41,12 @@
 
 use super::codec::{decode_entry, encode_entry, peek_index};
 use super::hard_state::{self, sync_dir};
-use super::{check_next, Recovered, Storage, StorageError, SyncPolicy, SyncStats, TailCut};
+use super::{
+    after_snapshot, check_next, snapshot_file, Recovered, Storage, StorageError, SyncPolicy,
+    SyncStats, TailCut,
+};
 use bytes::Bytes;
-use pinraft_engine::{Entry, HardState, Index};
+use pinraft_engine::{Entry, HardState, Index, Snapshot};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
@@ -101,7 +112,7 @@ impl Wal {
         let dir = dir.into();
         fs::create_dir_all(&dir)?;
         let hard_state = hard_state::read(&dir)?;
-        let (mut segments, entries, tail_cut) = scan(&dir)?;
+        let (snapshot, (mut segments, entries, tail_cut)) = read_log(&dir)?;
         let mut stats = SyncStats::default();
         if segments.is_empty() {
             segments.push(create_segment(&dir, 1)?.1);
@@ -111,8 +122,9 @@ impl Wal {
         let last = segments.last().expect("a segment");
         let mut active = OpenOptions::new().write(true).open(dir.join(segment_name(last.seq)))?;
         active.seek(SeekFrom::Start(last.len))?;
-        let last_index = entries.last().map_or(0, |e| e.index);
-        let recovered = Recovered { hard_state, entries, tail_cut };
+        let snapshot_index = snapshot.as_ref().map_or(0, |s| s.index);
+        let last_index = entries.last().map_or(snapshot_index, |e| e.index);
+        let recovered = Recovered { hard_state, snapshot, entries, tail_cut };
         Ok(Wal {
             dir,
             options,
@@ -254,15 +266,12 @@ impl Storage for Wal {
             let durable = self.options.sync != SyncPolicy::Never;
             hard_state::write(&self.dir, hard_state, durable, &mut self.stats)?;
         }
+        if entries_from <= self.last_index {
+            self.truncate_from(entries_from)?;
+        }
         for (expected, entry) in (entries_from..).zip(entries) {
-            if expected == entries_from {
-                check_next(entry, expected, entries_from, self.last_index)?;
-                if entries_from <= self.last_index {
-                    self.truncate_from(entries_from)?;
-                }
-            } else {
-                check_next(entry, expected, entries_from, expected - 1)?;
-            }
+            let last = if expected == entries_from { self.last_index } else { expected - 1 };
+            check_next(entry, expected, entries_from, last)?;
             self.append(entry)?;
         }
         self.flush_buf()?;
@@ -276,6 +285,34 @@ impl Storage for Wal {
         if due && self.unsynced {
             self.sync_active()?;
             self.last_sync_ns = Some(now_ns);
+        }
+        Ok(())
+    }
+
+    fn save_snapshot(&mut self, snapshot: &Snapshot) -> io::Result<()> {
+        let durable = self.options.sync != SyncPolicy::Never;
+        self.flush_buf()?;
+        snapshot_file::write(&self.dir, snapshot, durable, &mut self.stats)?;
+        let mut covered = 0;
+        if self.last_index < snapshot.index {
+            // Nothing durable follows the snapshot: the log restarts after it.
+            self.rotate()?;
+            covered = self.segments.len() - 1;
+            self.last_index = snapshot.index;
+        } else {
+            let next_first = |k: usize, segments: &[Segment]| segments[k + 1].first_index;
+            while covered + 1 < self.segments.len()
+                && next_first(covered, &self.segments).is_some_and(|f| f <= snapshot.index + 1)
+            {
+                covered += 1;
+            }
+        }
+        for segment in self.segments.drain(..covered) {
+            fs::remove_file(self.dir.join(segment_name(segment.seq)))?;
+        }
+        if covered > 0 && durable {
+            sync_dir(&self.dir)?;
+            self.stats.dir += 1;
         }
         Ok(())
     }
@@ -295,8 +332,8 @@ impl Storage for Wal {
         }
         self.sync()?;
         let hard_state = hard_state::read(&self.dir)?;
-        let (_, entries, tail_cut) = scan(&self.dir)?;
-        Ok(Recovered { hard_state, entries, tail_cut })
+        let (snapshot, (_, entries, tail_cut)) = read_log(&self.dir)?;
+        Ok(Recovered { hard_state, snapshot, entries, tail_cut })
     }
 
     fn last_index(&self) -> Index {
@@ -349,6 +386,25 @@ fn list_segments(dir: &Path) -> io::Result<Vec<u64>> {
 
 type Scan = (Vec<Segment>, Vec<Entry>, Option<TailCut>);
 
+/// The snapshot and the segments, checked to fit together: the entries after the snapshot
+/// continue right after its index; without one, the log starts at index 1.
+fn read_log(dir: &Path) -> Result<(Option<Snapshot>, Scan), StorageError> {
+    let snapshot = snapshot_file::read(dir)?;
+    let (segments, mut entries, tail_cut) = scan(dir)?;
+    let first_segment = || dir.join(segment_name(segments.first().map_or(1, |s| s.seq)));
+    match &snapshot {
+        Some(s) => after_snapshot(&mut entries, s.index)
+            .map_err(|reason| corrupt(&first_segment(), HEADER_LEN, reason))?,
+        None => {
+            if let Some(first) = entries.first().filter(|e| e.index != 1) {
+                let reason = format!("the log starts at index {} with no snapshot", first.index);
+                return Err(corrupt(&first_segment(), HEADER_LEN, reason));
+            }
+        }
+    }
+    Ok((snapshot, (segments, entries, tail_cut)))
+}
+
 /// Reads every segment in order (see "Recovery" in the module docs).
 fn scan(dir: &Path) -> Result<Scan, StorageError> {
     let seqs = list_segments(dir)?;
@@ -400,7 +456,8 @@ fn scan_segment(
                 let payload = bytes.slice(at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + len);
                 let entry = decode_entry(&payload)
                     .map_err(|e| corrupt(path, at as u64, format!("undecodable entry: {e}")))?;
-                let expected = entries.last().map_or(1, |e| e.index + 1);
+                // The first entry may follow a snapshot; `read_log` checks where it starts.
+                let expected = entries.last().map_or(entry.index, |e| e.index + 1);
                 if entry.index != expected {
                     let reason = format!("entry index {} where {expected} expected", entry.index);
                     return Err(corrupt(path, at as u64, reason));
