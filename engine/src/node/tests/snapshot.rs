@@ -310,3 +310,64 @@ fn sec7_an_append_below_the_followers_snapshot_is_trimmed_not_rejected() {
     assert_eq!(take(&mut f).messages, vec![batch(2, 1, vec![matched(1, 5)])]);
     assert_eq!(f.stats(), Stats { snapshots_taken: 1, ..Stats::default() });
 }
+
+/// Measurements for the report, run by hand (they print, they assert nothing about time):
+/// `cargo test --release -p pinraft-engine measure_snapshots -- --ignored --nocapture`.
+/// The size and encode/decode time of a snapshot of one million keys, and the time for a
+/// follower to catch up 100,000 entries from the log versus through a snapshot (a state of
+/// 100 and of 100,000 keys), in one
+/// thread with instant delivery (engine CPU cost only: no I/O, no threads).
+#[test]
+#[ignore]
+fn measure_snapshots() {
+    use std::time::Instant;
+    let mut kv = Kv::default();
+    for k in 0..1_000_000u64 {
+        let op =
+            Op::Put { key: Bytes::from(format!("key{k:07}")), value: Bytes::from(vec![7u8; 16]) };
+        kv.apply(&ClientRequest { client: k % 64, seq: k, op });
+    }
+    let started = Instant::now();
+    let data = kv.encode();
+    let encode = started.elapsed();
+    let started = Instant::now();
+    let restored = Kv::decode(&data).unwrap();
+    let decode = started.elapsed();
+    assert_eq!(restored.len(), 1_000_000);
+    println!(
+        "snapshot of 1,000,000 keys (10-byte keys, 16-byte values, 64 clients): {} bytes, \
+         encode {encode:?}, decode {decode:?}",
+        data.len()
+    );
+    for keys in [100, 100_000] {
+        for (label, threshold) in [("log", 0), ("snapshot", 10_000)] {
+            let mut net = net(3, |c| Config {
+                snapshot_entries_threshold: threshold,
+                batch_entries_max: 256,
+                ..c
+            });
+            net.isolate(3, true);
+            for seq in 1..=100_000 {
+                net.node(1).propose(put_n(1, seq, seq % keys, seq));
+                if seq % 200 == 0 {
+                    net.settle();
+                }
+            }
+            net.settle();
+            net.isolate(3, false);
+            let target = net.nodes[0].commit_index();
+            let started = Instant::now();
+            while net.nodes[2].applied_index() < target {
+                net.now += 10 * MS;
+                net.settle();
+            }
+            println!(
+                "catch-up of 100,000 entries ({keys} keys) by {label}: {:?} ({} snapshot \
+                 chunks of 1 MiB; the leader holds {} entries)",
+                started.elapsed(),
+                net.nodes[0].stats().snapshot_chunks_sent,
+                net.nodes[0].log_entries_held()
+            );
+        }
+    }
+}
