@@ -160,6 +160,7 @@ impl RunArgs {
             channel_capacity: self.channel_capacity as usize,
             null_engine: self.engine == EngineKind::Null,
             record_history: self.history.is_some(),
+            max_packets: None,
         })
     }
 

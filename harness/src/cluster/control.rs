@@ -1,6 +1,7 @@
 //! The control plane: plays the timed events (kills, partitions, heals) against the live
-//! cluster and samples whether a leader exists. It runs on the main thread, which is never
-//! pinned, and touches only atomics and the nodes' channels.
+//! cluster, samples whether a leader exists, and ends the run early once `max_packets`
+//! packets have been routed. It runs on the main thread, which is never pinned, and touches
+//! only atomics and the nodes' channels.
 
 use super::net::{Packet, Shared};
 use super::{Clock, ClusterConfig};
@@ -20,6 +21,8 @@ pub(crate) struct Played {
     pub events: Vec<String>,
     /// Measured time during which no live node was leader.
     pub leaderless_ns: u64,
+    /// When the run was stopped because `max_packets` packets had been routed.
+    pub stopped_at_ns: Option<u64>,
 }
 
 pub(crate) fn play(
@@ -31,13 +34,18 @@ pub(crate) fn play(
     end_ns: u64,
     progress: &mut dyn FnMut(f64),
 ) -> Played {
-    let mut played = Played { events: Vec::new(), leaderless_ns: 0 };
+    let mut played = Played { events: Vec::new(), leaderless_ns: 0, stopped_at_ns: None };
     let mut pending = cfg.events.iter().peekable();
     let mut next_progress = 0;
     let mut last = clock.now_ns();
     loop {
         let now = clock.now_ns();
         if now >= end_ns {
+            break;
+        }
+        if cfg.max_packets.is_some_and(|max| shared.packets_routed() >= max) {
+            shared.request_stop();
+            played.stopped_at_ns = Some(now);
             break;
         }
         while let Some(event) = pending.next_if(|e| e.at_ns <= now) {

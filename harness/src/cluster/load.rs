@@ -279,14 +279,15 @@ impl<L: HostedLoad> HostedThread<L> {
         let mut client_packets = 0;
         loop {
             let now = self.clock.now_ns();
-            if now >= self.end_ns {
+            if now >= self.end_ns || self.shared.stopped() {
                 break;
             }
             if self.load.next_wake_ns() <= now {
                 self.load.wake(now, &self.view(), &mut actions);
                 self.perform(&mut actions, &mut outbox);
             }
-            client_packets += self.flush(&mut outbox);
+            let sent = self.flush(&mut outbox);
+            self.count(sent, &mut client_packets);
             let deadline = self.load.next_wake_ns().min(self.end_ns);
             let wait = Duration::from_nanos(deadline.saturating_sub(now));
             match self.inbox.recv_timeout(wait) {
@@ -294,9 +295,11 @@ impl<L: HostedLoad> HostedThread<L> {
                     let view = self.view();
                     let batches = std::iter::once(first)
                         .chain(std::iter::from_fn(|| self.inbox.try_recv().ok()))
+                        // An empty packet is the control plane's wake-up call, not a reply.
+                        .filter(|replies| !replies.is_empty())
                         .collect::<Vec<_>>();
+                    self.count(batches.len() as u64, &mut client_packets);
                     for replies in batches {
-                        client_packets += 1;
                         let now = self.clock.now_ns();
                         for reply in replies {
                             self.load.on_reply(reply, now, &view, &mut actions);
@@ -309,6 +312,14 @@ impl<L: HostedLoad> HostedThread<L> {
             }
         }
         HostedResult { load: self.load, client_packets }
+    }
+
+    /// Counts client packets here and in the shared total `max_packets` is checked against.
+    fn count(&self, packets: u64, total: &mut u64) {
+        if packets > 0 {
+            *total += packets;
+            self.shared.add_packets(0, packets);
+        }
     }
 
     fn view(&self) -> ClusterView {

@@ -12,7 +12,7 @@ pub use net::NetFaults;
 use crate::args::Event;
 use crate::history::Operation;
 use crate::metrics::{Latency, LatencySummary};
-use crate::workload::{HostedLoad, RequestCounts, WorkloadSpec};
+use crate::workload::{HostedLoad, PacketKinds, RequestCounts, WorkloadSpec};
 use crossbeam_channel::{bounded, Receiver, Sender};
 use load::{HostedThread, LoadThread};
 use net::Shared;
@@ -69,6 +69,9 @@ pub struct ClusterConfig {
     pub null_engine: bool,
     /// Keep every operation for a history.
     pub record_history: bool,
+    /// End the run once this many packets have been routed (between nodes, lost ones
+    /// included, and client packets of a hosted load); `None`: run the whole duration.
+    pub max_packets: Option<u64>,
 }
 
 impl Default for ClusterConfig {
@@ -89,6 +92,7 @@ impl Default for ClusterConfig {
             channel_capacity: 4_096,
             null_engine: false,
             record_history: false,
+            max_packets: None,
         }
     }
 }
@@ -115,6 +119,8 @@ pub struct BatchCounts {
     pub dropped: u64,
     /// Of those, packets dropped because the receiver's channel was full.
     pub dropped_full: u64,
+    /// Packets sent, by what they carry; they sum to `sent`.
+    pub kinds: PacketKinds,
 }
 
 /// The measured figures of one run (the window after the warm-up).
@@ -162,6 +168,8 @@ pub fn run(cfg: &ClusterConfig, progress: &mut dyn FnMut(f64)) -> anyhow::Result
     anyhow::ensure!(cfg.nodes >= 1, "a cluster needs at least one node");
     anyhow::ensure!(cfg.load_threads >= 1, "at least one load thread is needed");
     anyhow::ensure!(cfg.clients >= 1, "at least one client is needed");
+    // Only a hosted load counts its packets where the control plane can see them.
+    anyhow::ensure!(cfg.max_packets.is_none(), "max_packets needs a hosted load (run_hosted)");
     crate::args::check_event_nodes(&cfg.events, cfg.nodes).map_err(anyhow::Error::msg)?;
     // Core ids are read once here, before any thread is pinned (DESIGN.md's pinning trap).
     let cores = core_affinity::get_core_ids().unwrap_or_default();
@@ -228,6 +236,8 @@ pub struct HostedRun<L> {
     pub client_packets: u64,
     /// Nodes whose thread panicked: replicas that died on their own.
     pub died: Vec<u64>,
+    /// When `max_packets` stopped the run, if it did.
+    pub stopped_at_ns: Option<u64>,
 }
 
 /// Runs the cluster for `cfg`'s duration (the warm-up too, if any) with `load` in place of
@@ -254,6 +264,7 @@ pub fn run_hosted<L: HostedLoad>(
         mapping.push(format!("{name}: {}", core.map_or("unpinned".into(), |c| c.id.to_string())));
         core
     };
+    let wake_load = load_tx.clone();
     let load_tx = vec![load_tx];
     let node_handles = spawn_nodes(cfg, node_rx, &node_tx, &load_tx, &shared, clock, &mut pin)?;
     drop(load_tx);
@@ -268,6 +279,8 @@ pub fn run_hosted<L: HostedLoad>(
     let core = pin("load1".to_string(), n);
     let load_handle = spawn("load1".to_string(), core, move || thread.run())?;
     let played = control::play(cfg, &shared, &node_tx, clock, cfg.warmup_ns, end_ns, progress);
+    // An early stop must not wait for the load's next wake-up: an empty packet wakes it.
+    let _ = wake_load.try_send(Vec::new());
     let hosted = load_handle.join().expect("load thread panicked");
     for tx in &node_tx {
         let _ = tx.send(net::Packet::Stop);
@@ -280,8 +293,15 @@ pub fn run_hosted<L: HostedLoad>(
             Err(_) => died.push(k as u64 + 1),
         }
     }
+    let stopped_at_ns = played.stopped_at_ns;
     let report = assemble(cfg, played, nodes, Vec::new(), mapping);
-    Ok(HostedRun { report, load: hosted.load, client_packets: hosted.client_packets, died })
+    Ok(HostedRun {
+        report,
+        load: hosted.load,
+        client_packets: hosted.client_packets,
+        died,
+        stopped_at_ns,
+    })
 }
 
 /// Builds every node and spawns its thread, pinned by explicit core id.
@@ -365,6 +385,7 @@ fn assemble(
         batches.sent += r.counters.batches_sent;
         batches.dropped += r.counters.batches_dropped;
         batches.dropped_full += r.counters.batches_dropped_full;
+        batches.kinds.add(&r.counters.kinds);
         elections += r.stats.elections;
         leader_changes += r.stats.terms_led;
     }

@@ -6,6 +6,7 @@
 use super::net::{Delayed, NetFaults, Packet, Replies, Shared};
 use super::Clock;
 use crate::metrics::Latency;
+use crate::workload::PacketKinds;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use pinraft_engine::{Batch, ClientReply, ClientRequest, Index, Node, Outcome, Role, Stats};
 use rand::{Rng, SeedableRng};
@@ -29,6 +30,8 @@ pub(crate) struct NodeCounters {
     pub batches_sent: u64,
     pub batches_dropped: u64,
     pub batches_dropped_full: u64,
+    /// Packets sent, by what they carry (they sum to `batches_sent`).
+    pub kinds: PacketKinds,
 }
 
 /// What a node thread hands back when it stops.
@@ -86,7 +89,7 @@ impl NodeThread {
             measuring: false,
         };
         let inbox = self.inbox.clone();
-        loop {
+        while !self.shared.stopped() {
             let now = self.clock.now_ns();
             let wait =
                 Duration::from_nanos(self.deadline_ns(&lp).saturating_sub(now)).min(IDLE_WAIT_MAX);
@@ -201,6 +204,7 @@ impl NodeThread {
     }
 
     fn perform(&mut self, now: u64, lp: &mut Loop) {
+        let sent_before = lp.counters.batches_sent;
         if let Replica::Raft(node) = &mut self.replica {
             node.tick(now);
             while node.has_ready() {
@@ -230,6 +234,10 @@ impl NodeThread {
                 Role::Leader => super::net::ROLE_LEADER,
             };
             self.shared.publish(self.id, node.term(), role);
+        }
+        let sent = lp.counters.batches_sent - sent_before;
+        if sent > 0 {
+            self.shared.add_packets(self.id, sent);
         }
         for (load, replies) in self.loads.iter().zip(&mut lp.replies) {
             if !replies.is_empty() {
@@ -276,6 +284,7 @@ fn send(
         } else {
             batch.clone().expect("kept")
         };
+        counters.kinds.count(&b.messages);
         let lost = faults.loss_ppm > 0 && rng.gen_range(0..1_000_000) < faults.loss_ppm;
         if lost || !shared.reachable(b.from, b.to) {
             counters.batches_dropped += 1;
