@@ -46,6 +46,9 @@ pub(crate) struct LoadThread {
     pub index: usize,
     pub threads: usize,
     pub clients: usize,
+    /// Client ids start after this (a multiple of `threads`): client `k` of this thread is
+    /// `client_base + k * threads + index + 1`.
+    pub client_base: u64,
     pub nodes: Vec<Sender<Packet>>,
     pub inbox: Receiver<Replies>,
     pub spec: WorkloadSpec,
@@ -78,7 +81,10 @@ impl LoadThread {
         let nodes = self.nodes.len() as u64;
         let mut st = State {
             clients: (0..self.clients)
-                .map(|k| Client::new((k * self.threads + self.index + 1) as u64, nodes, 1))
+                .map(|k| {
+                    let id = self.client_base + (k * self.threads + self.index + 1) as u64;
+                    Client::new(id, nodes, 1)
+                })
                 .collect(),
             scheduled: vec![0; self.clients],
             idle: (0..self.clients).rev().collect(),
@@ -202,7 +208,7 @@ impl LoadThread {
 
     fn on_replies(&mut self, replies: Replies, now: u64, st: &mut State) {
         for reply in replies {
-            let k = (reply.client as usize - 1) / self.threads;
+            let k = (reply.client - self.client_base - 1) as usize / self.threads;
             let next =
                 st.clients[k].on_reply(&reply, now, REDIRECT_BACKOFF_NS, &mut st.result.counts);
             self.follow(k, next, now, st);

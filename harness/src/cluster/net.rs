@@ -14,7 +14,8 @@ pub(crate) enum Packet {
     Peer { batch: Batch, due_ns: u64 },
     /// Client requests from a load thread, proposed in order.
     Requests(Vec<Arc<ClientRequest>>),
-    /// The control plane kills the node: it stops at once and forgets everything.
+    /// The control plane kills the node: it stops at once, keeping only what its storage
+    /// holds.
     Crash,
     /// The run is over.
     Stop,
@@ -122,6 +123,12 @@ impl Shared {
 
     pub(crate) fn mark_dead(&self, id: NodeId) {
         self.alive[id as usize - 1].store(false, Mem::Relaxed);
+    }
+
+    /// A restarted node is back, as a follower until it learns otherwise.
+    pub(crate) fn mark_alive(&self, id: NodeId) {
+        self.status[id as usize - 1].store(0, Mem::Relaxed);
+        self.alive[id as usize - 1].store(true, Mem::Relaxed);
     }
 
     pub(crate) fn publish(&self, id: NodeId, term: u64, role: u64) {

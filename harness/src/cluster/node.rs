@@ -1,14 +1,19 @@
 //! A node thread: blocks on its inbound channel until the next timer deadline, steps every
-//! message of every packet it finds, ticks, and performs the engine's `Ready` — one
-//! `try_send` per outbound batch (a full channel is a dropped packet, like a full NIC
-//! queue). No locks on the message path.
+//! message of every packet it finds, ticks, and performs the engine's `Ready`: saves its
+//! hard state and entries (one save per `Ready`, so one fsync covers all its entries), then
+//! sends, one `try_send` per outbound batch (a full channel is a dropped packet, like a full
+//! NIC queue). No locks on the message path. A storage error stops the node, never the
+//! process.
 
 use super::net::{Delayed, NetFaults, Packet, Replies, Shared};
 use super::Clock;
 use crate::metrics::Latency;
+use crate::storage::{MemStorage, Storage, SyncStats};
 use crate::workload::PacketKinds;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
-use pinraft_engine::{Batch, ClientReply, ClientRequest, Index, Node, Outcome, Role, Stats};
+use pinraft_engine::{
+    Batch, ClientReply, ClientRequest, HardState, Index, Node, NodeId, Outcome, Role, Stats,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BinaryHeap, VecDeque};
@@ -36,10 +41,41 @@ pub(crate) struct NodeCounters {
 
 /// What a node thread hands back when it stops.
 pub(crate) struct NodeResult {
+    pub id: NodeId,
     pub counters: NodeCounters,
     pub commit_latency: Latency,
     /// Engine counters over the measured window.
     pub stats: Stats,
+    /// fsync calls over the measured window.
+    pub syncs: SyncStats,
+    /// Why the node stopped on its own (a storage error), if it did.
+    pub error: Option<String>,
+    /// When this node, as leader, first applied its whole recovered log.
+    pub restored: Option<Restored>,
+    /// In memory: the hard state and log a crash left behind, for a restart.
+    pub disk: Option<MemStorage>,
+}
+
+/// The moment a recovered cluster has its state machine back: a leader has applied every
+/// entry of its recovered log.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Restored {
+    pub at_ns: u64,
+    /// Keys in the leader's state machine then.
+    pub keys: u64,
+    /// The leader's applied index then (its recovered last index, or a little past it
+    /// when its first new entries committed in the same step).
+    pub applied_index: Index,
+}
+
+/// Why a node thread ends.
+enum Exit {
+    /// The run is over.
+    Stop,
+    /// The control plane crashed the node.
+    Crash,
+    /// Its storage failed: the message.
+    Failed(String),
 }
 
 /// The engine, or nothing at all: the null engine answers every request at once, so the
@@ -61,6 +97,10 @@ pub(crate) struct NodeThread {
     pub rng: ChaCha8Rng,
     pub clock: Clock,
     pub warmup_end_ns: u64,
+    /// Where each `Ready` is saved before its messages are sent; `None` in memory.
+    pub storage: Option<Box<dyn Storage + Send>>,
+    /// A recovered node's last recovered index, until it has applied that far as leader.
+    pub restore_target: Option<Index>,
 }
 
 struct Loop {
@@ -72,11 +112,13 @@ struct Loop {
     counters: NodeCounters,
     commit_latency: Latency,
     stats_at_warmup: Stats,
+    syncs_at_warmup: SyncStats,
     measuring: bool,
+    restored: Option<Restored>,
 }
 
 impl NodeThread {
-    /// Runs until `Stop`, `Crash` or every sender is gone.
+    /// Runs until `Stop`, `Crash`, a storage error, or every sender is gone.
     pub(crate) fn run(mut self) -> NodeResult {
         let mut lp = Loop {
             delayed: BinaryHeap::new(),
@@ -86,13 +128,21 @@ impl NodeThread {
             counters: NodeCounters::default(),
             commit_latency: Latency::new(),
             stats_at_warmup: Stats::default(),
+            syncs_at_warmup: self.sync_stats(),
             measuring: false,
+            restored: None,
         };
+        let exit = self.serve(&mut lp);
+        self.finish(exit, lp)
+    }
+
+    /// The loop: wait, step, tick, perform.
+    fn serve(&mut self, lp: &mut Loop) -> Exit {
         let inbox = self.inbox.clone();
         while !self.shared.stopped() {
             let now = self.clock.now_ns();
             let wait =
-                Duration::from_nanos(self.deadline_ns(&lp).saturating_sub(now)).min(IDLE_WAIT_MAX);
+                Duration::from_nanos(self.deadline_ns(lp).saturating_sub(now)).min(IDLE_WAIT_MAX);
             let first = match inbox.recv_timeout(wait) {
                 Ok(packet) => Some(packet),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -106,25 +156,75 @@ impl NodeThread {
                 node.tick(now);
             }
             let packets = first.into_iter().chain(std::iter::from_fn(|| inbox.try_recv().ok()));
-            let mut stop = false;
             for packet in packets.take(DRAIN_PACKETS_MAX) {
-                if !self.handle(packet, now, &mut lp) {
-                    stop = true;
-                    break;
+                if let Some(exit) = self.handle(packet, now, lp) {
+                    return exit;
                 }
             }
-            if stop {
-                break;
+            self.deliver_due(now, lp);
+            self.start_measuring(now, lp);
+            if let Err(message) = self.perform(now, lp) {
+                return Exit::Failed(message);
             }
-            self.deliver_due(now, &mut lp);
-            self.start_measuring(now, &mut lp);
-            self.perform(now, &mut lp);
+            self.check_restored(now, lp);
+        }
+        Exit::Stop
+    }
+
+    /// What the thread hands back. A clean stop syncs the storage (a process that exits
+    /// normally loses nothing, whatever the fsync policy); a crash leaves an in-memory
+    /// node's hard state and log behind as its disk; a failure takes the node out of the
+    /// cluster.
+    fn finish(mut self, exit: Exit, lp: Loop) -> NodeResult {
+        let mut error = None;
+        let mut disk = None;
+        match exit {
+            Exit::Stop => {
+                if let Some(Err(e)) = self.storage.as_mut().map(|s| s.sync()) {
+                    error = Some(format!("node {} stopped: storage error: {e}", self.id));
+                }
+            }
+            Exit::Crash => {
+                if let (None, Replica::Raft(node)) = (&self.storage, &self.replica) {
+                    disk = Some(leave_behind(node));
+                }
+            }
+            Exit::Failed(message) => {
+                self.shared.mark_dead(self.id);
+                error = Some(message);
+            }
         }
         let stats = match &self.replica {
             Replica::Raft(node) => diff_stats(node.stats(), lp.stats_at_warmup),
             Replica::Null => Stats::default(),
         };
-        NodeResult { counters: lp.counters, commit_latency: lp.commit_latency, stats }
+        NodeResult {
+            id: self.id,
+            counters: lp.counters,
+            commit_latency: lp.commit_latency,
+            stats,
+            syncs: diff_syncs(self.sync_stats(), lp.syncs_at_warmup),
+            error,
+            restored: lp.restored,
+            disk,
+        }
+    }
+
+    fn sync_stats(&self) -> SyncStats {
+        self.storage.as_ref().map(|s| s.sync_stats()).unwrap_or_default()
+    }
+
+    /// A recovered node that leads and has applied its whole recovered log marks the moment
+    /// the cluster has its state machine back.
+    fn check_restored(&mut self, now: u64, lp: &mut Loop) {
+        let (Some(target), Replica::Raft(node)) = (self.restore_target, &self.replica) else {
+            return;
+        };
+        if node.role() == Role::Leader && node.applied_index() >= target {
+            let (keys, applied_index) = (node.kv_len() as u64, node.applied_index());
+            lp.restored = Some(Restored { at_ns: now, keys, applied_index });
+            self.restore_target = None;
+        }
     }
 
     fn deadline_ns(&self, lp: &Loop) -> u64 {
@@ -137,8 +237,8 @@ impl NodeThread {
         timer.min(delayed).min(warmup)
     }
 
-    /// Returns false when the thread must stop.
-    fn handle(&mut self, packet: Packet, now: u64, lp: &mut Loop) -> bool {
+    /// Returns why the thread must stop, if it must.
+    fn handle(&mut self, packet: Packet, now: u64, lp: &mut Loop) -> Option<Exit> {
         match packet {
             Packet::Peer { batch, due_ns } if due_ns > now => {
                 lp.delayed_seq += 1;
@@ -146,9 +246,10 @@ impl NodeThread {
             }
             Packet::Peer { batch, .. } => self.step_batch(batch, lp),
             Packet::Requests(requests) => self.propose(requests, now, lp),
-            Packet::Crash | Packet::Stop => return false,
+            Packet::Crash => return Some(Exit::Crash),
+            Packet::Stop => return Some(Exit::Stop),
         }
-        true
+        None
     }
 
     fn step_batch(&mut self, batch: Batch, lp: &mut Loop) {
@@ -198,18 +299,29 @@ impl NodeThread {
         lp.measuring = true;
         lp.counters = NodeCounters::default();
         lp.commit_latency = Latency::new();
+        lp.syncs_at_warmup = self.sync_stats();
         if let Replica::Raft(node) = &self.replica {
             lp.stats_at_warmup = node.stats();
         }
     }
 
-    fn perform(&mut self, now: u64, lp: &mut Loop) {
+    /// Performs every `Ready`; an error is a storage failure, and the node must stop.
+    fn perform(&mut self, now: u64, lp: &mut Loop) -> Result<(), String> {
         let sent_before = lp.counters.batches_sent;
         if let Replica::Raft(node) = &mut self.replica {
             node.tick(now);
             while node.has_ready() {
                 let mut ready = node.ready();
-                // In-memory storage: entries and hard state are durable as they stand.
+                // Durable before any message that depends on it leaves (in memory, the
+                // engine's log is the disk and there is nothing to write).
+                if let Some(storage) = &mut self.storage {
+                    if ready.hard_state.is_some() || !ready.entries.is_empty() {
+                        let mut entries = node.entries(ready.entries.clone());
+                        storage
+                            .save(ready.hard_state, ready.entries.start, &mut entries, now)
+                            .map_err(|e| format!("node {} stopped: storage error: {e}", self.id))?;
+                    }
+                }
                 for batch in std::mem::take(&mut ready.messages) {
                     send(
                         &self.peers,
@@ -245,6 +357,7 @@ impl NodeThread {
                 let _ = load.try_send(std::mem::take(replies));
             }
         }
+        Ok(())
     }
 }
 
@@ -286,7 +399,9 @@ fn send(
         };
         counters.kinds.count(&b.messages);
         let lost = faults.loss_ppm > 0 && rng.gen_range(0..1_000_000) < faults.loss_ppm;
-        if lost || !shared.reachable(b.from, b.to) {
+        // A crashed node's channel outlives it (a restart reads it again): what is sent
+        // to it meanwhile is lost, as on a link to a machine that is down.
+        if lost || !shared.reachable(b.from, b.to) || !shared.is_alive(b.to) {
             counters.batches_dropped += 1;
             counters.messages_dropped += messages;
             continue;
@@ -308,6 +423,24 @@ fn send(
                 counters.messages_dropped += messages;
             }
         }
+    }
+}
+
+/// An in-memory node's disk after a crash: its hard state and whole log. Entries it stepped
+/// since its last `Ready` are in it too, as on a disk written just before the crash.
+fn leave_behind(node: &Node) -> MemStorage {
+    let mut disk = MemStorage::new();
+    let hard_state = HardState { term: node.term(), vote: node.vote() };
+    let mut entries = node.entries(1..node.last_index() + 1);
+    disk.save(Some(hard_state), 1, &mut entries, 0).expect("a node's own log is contiguous");
+    disk
+}
+
+fn diff_syncs(now: SyncStats, then: SyncStats) -> SyncStats {
+    SyncStats {
+        log: now.log - then.log,
+        hard_state: now.hard_state - then.hard_state,
+        dir: now.dir - then.dir,
     }
 }
 

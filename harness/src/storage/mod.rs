@@ -132,6 +132,11 @@ pub trait Storage {
 
     /// The durable log's last index (0 when empty).
     fn last_index(&self) -> Index;
+
+    /// The fsync calls made since opening (none for a backend that never syncs).
+    fn sync_stats(&self) -> SyncStats {
+        SyncStats::default()
+    }
 }
 
 /// Checks that a batch's next entry continues it: the first one at `entries_from`, which is

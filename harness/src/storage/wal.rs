@@ -127,11 +127,6 @@ impl Wal {
         })
     }
 
-    /// The fsync calls made since opening.
-    pub fn sync_stats(&self) -> SyncStats {
-        self.stats
-    }
-
     /// How many segment files the log has.
     pub fn segment_count(&self) -> usize {
         self.segments.len()
@@ -301,6 +296,10 @@ impl Storage for Wal {
 
     fn last_index(&self) -> Index {
         self.last_index
+    }
+
+    fn sync_stats(&self) -> SyncStats {
+        self.stats
     }
 }
 
