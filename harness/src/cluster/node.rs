@@ -8,7 +8,7 @@
 use super::net::{Delayed, NetFaults, Packet, Replies, Shared};
 use super::Clock;
 use crate::metrics::Latency;
-use crate::storage::{MemStorage, Storage, SyncStats};
+use crate::storage::{MemStorage, Storage, SyncPolicy, SyncStats};
 use crate::workload::PacketKinds;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use pinraft_engine::{
@@ -171,16 +171,17 @@ impl NodeThread {
         Exit::Stop
     }
 
-    /// What the thread hands back. A clean stop syncs the storage (a process that exits
-    /// normally loses nothing, whatever the fsync policy); a crash leaves an in-memory
-    /// node's hard state and log behind as its disk; a failure takes the node out of the
-    /// cluster.
+    /// What the thread hands back. A clean stop syncs what `--fsync interval` left
+    /// unsynced (no later sync would come); a crash leaves an in-memory node's hard state and
+    /// log behind as its disk; a failure takes the node out of the cluster.
     fn finish(mut self, exit: Exit, lp: Loop) -> NodeResult {
         let mut error = None;
         let mut disk = None;
         match exit {
             Exit::Stop => {
-                if let Some(Err(e)) = self.storage.as_mut().map(|s| s.sync()) {
+                let storage =
+                    self.storage.as_mut().filter(|s| s.sync_policy() != SyncPolicy::Never);
+                if let Some(Err(e)) = storage.map(|s| s.sync()) {
                     error = Some(format!("node {} stopped: storage error: {e}", self.id));
                 }
             }
@@ -456,4 +457,121 @@ fn diff_stats(now: Stats, then: Stats) -> Stats {
 /// A per-node RNG for the sender-side faults, derived from the run's seed.
 pub(crate) fn fault_rng(seed: u64, id: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed ^ id.wrapping_mul(0xA076_1D64_78BD_642F))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{Recovered, StorageError};
+    use crossbeam_channel::bounded;
+    use pinraft_engine::{Config, Entry, Message};
+    use std::io;
+    use std::time::Instant;
+
+    /// A disk that refuses every write.
+    struct FailingDisk;
+
+    impl Storage for FailingDisk {
+        fn save(
+            &mut self,
+            _: Option<HardState>,
+            _: Index,
+            _: &mut dyn Iterator<Item = &Entry>,
+            _: u64,
+        ) -> io::Result<()> {
+            Err(io::Error::other("disk on fire"))
+        }
+        fn sync(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn sync_policy(&self) -> SyncPolicy {
+            SyncPolicy::Always
+        }
+        fn recover(&mut self) -> Result<Recovered, StorageError> {
+            Ok(Recovered::default())
+        }
+        fn last_index(&self) -> Index {
+            0
+        }
+    }
+
+    /// Node 1 of 3 campaigns; its first `Ready` holds its new term and vote and the vote
+    /// requests. The save fails: the node stops with the error, out of the cluster, and the
+    /// requests that depended on the save were never sent.
+    #[test]
+    fn a_failed_save_stops_the_node_before_it_sends() {
+        let (peers, inboxes): (Vec<_>, Vec<_>) = (0..3).map(|_| bounded(16)).unzip();
+        let shared = Arc::new(Shared::new(3));
+        let engine = Config {
+            election_timeout_min_ns: 10_000_000,
+            election_timeout_max_ns: 20_000_000,
+            heartbeat_interval_ns: 5_000_000,
+            ..Config::new(1, 3)
+        };
+        let thread = NodeThread {
+            id: 1,
+            replica: Replica::Raft(Box::new(Node::new(engine).unwrap())),
+            inbox: inboxes[0].clone(),
+            peers,
+            loads: Vec::new(),
+            shared: shared.clone(),
+            faults: NetFaults::default(),
+            rng: fault_rng(1, 1),
+            clock: Clock { start: Instant::now() },
+            warmup_end_ns: 0,
+            storage: Some(Box::new(FailingDisk)),
+            restore_target: None,
+        };
+        let result = thread.run();
+        assert_eq!(result.error.as_deref(), Some("node 1 stopped: storage error: disk on fire"));
+        assert!(!shared.is_alive(1), "the node is out of the cluster");
+        assert_eq!(result.counters.batches_sent, 0);
+        assert!(inboxes[1].is_empty() && inboxes[2].is_empty(), "no vote request left");
+        assert!(result.disk.is_none());
+    }
+
+    /// An in-memory node that crashes leaves its hard state and whole log behind.
+    #[test]
+    fn a_crashed_node_in_memory_leaves_its_state_behind() {
+        let (peers, inboxes): (Vec<_>, Vec<_>) = (0..2).map(|_| bounded(16)).unzip();
+        let engine = Config {
+            election_timeout_min_ns: 10_000_000,
+            election_timeout_max_ns: 20_000_000,
+            heartbeat_interval_ns: 5_000_000,
+            ..Config::new(1, 2)
+        };
+        let thread = NodeThread {
+            id: 1,
+            replica: Replica::Raft(Box::new(Node::new(engine).unwrap())),
+            inbox: inboxes[0].clone(),
+            peers: peers.clone(),
+            loads: Vec::new(),
+            shared: Arc::new(Shared::new(2)),
+            faults: NetFaults::default(),
+            rng: fault_rng(1, 1),
+            clock: Clock { start: Instant::now() },
+            warmup_end_ns: 0,
+            storage: None,
+            restore_target: None,
+        };
+        let handle = std::thread::spawn(move || thread.run());
+        // The test plays node 2: it grants the vote, and once the new leader's append (its
+        // no-op) arrives, crashes node 1.
+        let next = || match inboxes[1].recv().unwrap() {
+            Packet::Peer { batch, .. } => batch.messages,
+            other => panic!("not a peer batch: {other:?}"),
+        };
+        assert!(matches!(next()[..], [Message::RequestVote { term: 1, .. }]));
+        let vote =
+            Batch { from: 2, to: 1, messages: vec![Message::Vote { term: 1, granted: true }] };
+        peers[0].send(Packet::Peer { batch: vote, due_ns: 0 }).unwrap();
+        assert!(matches!(next()[..], [Message::Append { term: 1, .. }]));
+        peers[0].send(Packet::Crash).unwrap();
+        let result = handle.join().unwrap();
+        let mut disk = result.disk.expect("a crash leaves the disk behind");
+        let recovered = disk.recover().unwrap();
+        assert_eq!(recovered.hard_state, HardState { term: 1, vote: 1 });
+        assert_eq!(recovered.entries.len(), 1, "the leader's no-op");
+        assert!(result.error.is_none());
+    }
 }
