@@ -272,3 +272,43 @@ fn a_storage_error_stops_the_node_and_the_run_exits_1() {
     assert!(first.contains("stopped: storage error: File too large"), "{first}");
     assert!(stderr.contains(&format!("pinraft: {first}")), "{stderr}");
 }
+
+/// The named regression: a single node that crashes after acknowledging puts must
+/// still have them when it restarts from its storage. Gets after the restart read them
+/// back, and the whole history is linearizable.
+fn single_node_crash_keeps_acknowledged_writes(storage: &[&str]) {
+    let tmp = TempDir::new("single");
+    let history_file = tmp.path().join("h.jsonl");
+    let mut args = vec!["--nodes", "1", "--keys", "5", "--mix", "50%"];
+    args.extend_from_slice(&["--events", "crash:1@400ms,restart:1@500ms"]);
+    args.extend_from_slice(&["--history", history_file.to_str().unwrap()]);
+    args.extend_from_slice(storage);
+    let (json, _) = run_for(&["--duration", "1s", "--warmup", "0s"], &args);
+    let played = json["events_played"].to_string();
+    assert!(played.contains("node 1 restarted from a log of"), "{played}");
+    let ops = history(&history_file);
+    let restart_ns = 500_000_000;
+    let acked_before = ops.iter().filter(|op| {
+        op.value.is_some() && op.return_ns.is_some_and(|t| t < restart_ns - 100_000_000)
+    });
+    assert!(acked_before.count() > 10, "puts acknowledged before the crash");
+    let read_after = ops.iter().filter(|op| {
+        op.call_ns > restart_ns && op.output.as_deref().is_some_and(|v| !v.is_empty())
+    });
+    assert!(read_after.count() > 10, "gets after the restart read values");
+    match check_kv(&ops, Budget::States(20_000_000)) {
+        Verdict::Linearizable => {}
+        other => panic!("the restarted node lost or changed a write: {other:?}"),
+    }
+}
+
+#[test]
+fn a_single_node_that_crashes_after_acknowledging_still_has_the_write_in_its_wal() {
+    let tmp = TempDir::new("single-wal");
+    single_node_crash_keeps_acknowledged_writes(&["--storage", "wal", "--data-dir", &tmp.data()]);
+}
+
+#[test]
+fn a_single_node_that_crashes_after_acknowledging_still_has_the_write_in_memory() {
+    single_node_crash_keeps_acknowledged_writes(&[]);
+}
