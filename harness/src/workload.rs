@@ -373,6 +373,13 @@ impl PacketKinds {
         }
     }
 
+    /// Adds another set of counts to this one.
+    pub fn add(&mut self, other: &PacketKinds) {
+        self.replication += other.replication;
+        self.election += other.election;
+        self.heartbeat += other.heartbeat;
+    }
+
     /// Every packet counted.
     pub fn total(&self) -> u64 {
         self.replication + self.election + self.heartbeat

@@ -114,6 +114,37 @@ fn a_short_classic_file_passes_on_the_threaded_cluster() {
     assert_eq!(s.mode.as_str(), "cluster");
     assert!(s.events_played[0].contains("crashed node"), "{:?}", s.events_played);
     assert!(s.replies.ok >= 30, "most of the 40 requests answered: {stdout}");
-    assert_eq!(s.packets.replication, None, "the cluster does not count packets by kind");
     assert!(s.packets.raft > 0 && s.packets.client > 0);
+    let p = &s.packets;
+    let kinds = p.replication.unwrap() + p.heartbeat.unwrap() + p.election.unwrap();
+    assert_eq!(kinds, p.raft, "every packet between nodes has a kind:\n{stdout}");
+    assert!(p.replication.unwrap() > 0 && p.election.unwrap() > 0, "{stdout}");
+    assert!(s.packets_per_request.replication.is_some(), "the table shows kinds too");
+}
+
+/// A classic file whose `max_packets` is a fraction of what the run needs: the cluster stops
+/// as soon as the limit is reached, not at the end of the run, like the classic simulator.
+#[test]
+fn max_packets_stops_a_cluster_run_where_the_limit_is_reached() {
+    let dir = std::env::temp_dir().join(format!("pinraft-max-packets-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("max-packets.json");
+    // 60 requests over 3 s need several hundred packets (each one two client packets and
+    // a replication round), plus heartbeats and an election.
+    let config = r#"{"lifetime": 3, "replicas": 3, "requests": 60, "start_wait": 0.5,
+                     "end_wait": 0.5, "seed": 3, "max_packets": 120}"#;
+    std::fs::write(&file, config).unwrap();
+    let args = ScenarioArgs { files: vec![file], sim: false, seed: None, json: false };
+    let (stdout, _, scores) = render(&args).unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = &scores[0];
+    assert!(s.stopped_early, "{stdout}");
+    assert!(stdout.contains("stopped"), "the report says so: {stdout}");
+    // The control plane looks every millisecond: a handful of packets may pass the limit,
+    // never the hundreds the rest of the run would have routed.
+    assert!((120..=160).contains(&s.total_msgs), "total_msgs {}: {stdout}", s.total_msgs);
+    assert!(s.requests < 40, "most requests were never sent: {}\n{stdout}", s.requests);
+    let p = &s.packets;
+    assert_eq!(p.replication.unwrap() + p.heartbeat.unwrap() + p.election.unwrap(), p.raft);
+    assert_eq!(p.total, p.client + p.raft);
 }

@@ -151,3 +151,30 @@ fn run_timeline_draws_the_run_and_its_events() {
     }
     let _ = std::fs::remove_dir_all(&out);
 }
+
+/// A sweep over the storage backend: every WAL run writes its own directory inside
+/// `--data-dir` and starts from empty storage; memory runs write nothing there. A run
+/// directory left by an earlier sweep is refused before anything runs.
+#[test]
+fn a_storage_sweep_gives_each_wal_run_its_own_directory() {
+    let out = scratch("storage");
+    let data = out.join("data");
+    let data_arg = data.to_str().unwrap();
+    sweep(&out, &["--storage", "mem,wal", "--repeat", "2", "--data-dir", data_arg])
+        .expect("the sweep runs");
+    let mut dirs: Vec<String> = std::fs::read_dir(&data)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    dirs.sort();
+    assert_eq!(dirs, ["run-3", "run-4"], "runs 3 and 4 are the wal point's repeats");
+    assert!(data.join("run-3/node-1/wal-000001.log").is_file());
+    let (header, rows) = read_csv(&out.join("sweep.csv"));
+    let recovered: Vec<&str> = rows.iter().map(|r| column(&header, r, "recovered")).collect();
+    assert!(recovered.iter().all(|r| r.is_empty()), "fresh storage every run: {recovered:?}");
+    let again = sweep(&out, &["--storage", "wal", "--repeat", "4", "--data-dir", data_arg]);
+    let err = again.expect_err("run-3 exists").to_string();
+    assert!(err.contains("run-3 exists already"), "{err}");
+    assert!(!data.join("run-1").exists(), "refused before anything ran");
+    let _ = std::fs::remove_dir_all(&out);
+}

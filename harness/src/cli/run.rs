@@ -2,9 +2,10 @@
 //! table on stdout (stderr with `--json`), and a JSON result.
 
 use crate::args::{self, Event};
-use crate::cluster::{self, ClusterConfig, NetFaults, RunReport};
+use crate::cluster::{self, ClusterConfig, NetFaults, RunReport, StorageConfig};
 use crate::env::Environment;
 use crate::metrics::LatencySummary;
+use crate::storage::SyncPolicy;
 use crate::workload::WorkloadSpec;
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -25,6 +26,28 @@ pub enum EngineKind {
     Raft,
     /// Answers every request at once: the harness's own cost.
     Null,
+}
+
+/// Where the nodes keep their hard state and log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StorageKind {
+    /// In memory: the CPU-only benchmark; a crashed node restarts from what it had.
+    Mem,
+    /// A write-ahead log per node, under --data-dir.
+    Wal,
+}
+
+/// When the write-ahead log is fsynced.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FsyncKind {
+    /// Before every send that depends on the write: one fsync per Ready (group commit).
+    Always,
+    /// At most every --fsync-interval (unsafe: acknowledged writes can be lost).
+    Interval,
+    /// Never (unsafe: for measuring what fsync costs).
+    Never,
 }
 
 /// Flags of `pinraft run`.
@@ -93,6 +116,19 @@ pub struct RunArgs {
     /// The replica: raft, or null (answers at once; measures the harness).
     #[arg(long, value_enum, default_value_t = EngineKind::Raft)]
     pub engine: EngineKind,
+    /// Where the nodes keep their hard state and log: mem, or wal (under --data-dir).
+    #[arg(long, value_enum, default_value_t = StorageKind::Mem)]
+    pub storage: StorageKind,
+    /// The cluster's directory with --storage wal: node N writes DIR/node-N. A directory an
+    /// earlier run left is recovered.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// When the WAL is fsynced: always (every Ready), interval, never.
+    #[arg(long, value_enum, default_value_t = FsyncKind::Always)]
+    pub fsync: FsyncKind,
+    /// The longest time WAL entries stay unsynced with --fsync interval.
+    #[arg(long, default_value = "10ms", value_parser = args::parse_duration)]
+    pub fsync_interval: u64,
     /// Seed of every random choice.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -136,6 +172,7 @@ impl RunArgs {
         };
         engine.validate().map_err(|e| anyhow::anyhow!("invalid engine configuration: {e}"))?;
         anyhow::ensure!(self.duration > 0, "--duration must be positive");
+        let storage = self.storage_config()?;
         Ok(ClusterConfig {
             nodes: self.nodes,
             duration_ns: self.duration,
@@ -161,7 +198,53 @@ impl RunArgs {
             channel_capacity: self.channel_capacity as usize,
             null_engine: self.engine == EngineKind::Null,
             record_history: self.history.is_some(),
+            max_packets: None,
+            storage,
         })
+    }
+
+    /// The storage these flags describe, or a one-line error.
+    fn storage_config(&self) -> anyhow::Result<StorageConfig> {
+        match (self.storage, &self.data_dir) {
+            (StorageKind::Mem, None) => Ok(StorageConfig::Mem),
+            (StorageKind::Mem, Some(_)) => {
+                anyhow::bail!("--data-dir needs --storage wal (mem writes nothing to disk)")
+            }
+            (StorageKind::Wal, None) => {
+                anyhow::bail!("--storage wal needs --data-dir DIR (node N writes DIR/node-N)")
+            }
+            (StorageKind::Wal, Some(_)) if self.engine == EngineKind::Null => {
+                anyhow::bail!("--storage wal needs --engine raft (the null engine has no log)")
+            }
+            (StorageKind::Wal, Some(dir)) => {
+                let sync = match self.fsync {
+                    FsyncKind::Always => SyncPolicy::Always,
+                    FsyncKind::Interval if self.fsync_interval == 0 => {
+                        anyhow::bail!("--fsync-interval must be positive")
+                    }
+                    FsyncKind::Interval => {
+                        SyncPolicy::Interval { interval_ns: self.fsync_interval }
+                    }
+                    FsyncKind::Never => SyncPolicy::Never,
+                };
+                Ok(StorageConfig::Wal { dir: dir.clone(), sync })
+            }
+        }
+    }
+
+    /// The one-line warning of a run whose acknowledged writes can be lost, if it is one.
+    pub fn unsafe_warning(&self) -> Option<String> {
+        let why = match (self.storage, self.fsync) {
+            (StorageKind::Mem, _) | (_, FsyncKind::Always) => return None,
+            (_, FsyncKind::Interval) => format!(
+                "--fsync interval sends before the log is on disk (synced every {} at most)",
+                args::format_duration(self.fsync_interval)
+            ),
+            (_, FsyncKind::Never) => "--fsync never leaves the log to the OS".to_string(),
+        };
+        Some(format!(
+            "unsafe: {why}: a power loss can lose acknowledged writes; for comparison only"
+        ))
     }
 
     /// The command that repeats this run, every parameter spelled out.
@@ -180,7 +263,8 @@ impl RunArgs {
         cmd += &format!(
             " --load-threads {} --batch {} --inflight {} --resend {} --heartbeat {} \
              --election-timeout {}-{} --loss {} --dup {} --delay {}-{} --mix {} --keys {} \
-             --value-size {} --client-timeout {} --channel-capacity {} --engine {} --seed {}",
+             --value-size {} --client-timeout {} --channel-capacity {} --engine {} --storage {} \
+             --fsync {} --fsync-interval {}",
             self.load_threads,
             self.batch,
             self.inflight,
@@ -198,14 +282,40 @@ impl RunArgs {
             d(self.client_timeout),
             self.channel_capacity,
             if self.engine == EngineKind::Null { "null" } else { "raft" },
-            self.seed
+            value_name(self.storage),
+            value_name(self.fsync),
+            d(self.fsync_interval),
         );
+        if let Some(dir) = &self.data_dir {
+            cmd += &format!(" --data-dir {}", dir.display());
+        }
+        cmd += &format!(" --seed {}", self.seed);
         if !self.events.0.is_empty() {
             let events: Vec<String> = self.events.0.iter().map(Event::to_string).collect();
             cmd += &format!(" --events {}", events.join(","));
         }
         cmd
     }
+}
+
+/// The name clap gives a flag's value.
+fn value_name(value: impl ValueEnum) -> String {
+    value.to_possible_value().expect("no skipped values").get_name().to_string()
+}
+
+/// Where the nodes kept their state (JSON `config.storage`).
+#[derive(Serialize)]
+struct StorageJson {
+    /// `mem` or `wal`.
+    backend: StorageKind,
+    /// The cluster's directory (wal).
+    data_dir: Option<String>,
+    /// `always`, `interval` or `never` (wal).
+    fsync: Option<FsyncKind>,
+    /// The sync interval (wal with `interval`).
+    fsync_interval_ns: Option<u64>,
+    /// Whether an acknowledged write survives a power loss.
+    safe: bool,
 }
 
 /// Every parameter of a run, engine knobs under their DESIGN.md names (JSON `config`).
@@ -234,6 +344,7 @@ struct ConfigJson {
     resend_threshold_ns: u64,
     batch_entries_max: usize,
     inflight_batches_max: usize,
+    storage: StorageJson,
 }
 
 /// A run's JSON result.
@@ -252,6 +363,9 @@ pub struct RunJson {
 pub fn run(args: &RunArgs, default_out: bool) -> anyhow::Result<ExitCode> {
     let cfg = args.cluster_config()?;
     eprintln!("{}", args.reproduce());
+    if let Some(warning) = args.unsafe_warning() {
+        eprintln!("{warning}");
+    }
     let bar = progress_bar();
     let report = cluster::run(&cfg, &mut |f| bar.set_position((f * 100.0) as u64))?;
     bar.finish_and_clear();
@@ -284,7 +398,10 @@ pub fn run(args: &RunArgs, default_out: bool) -> anyhow::Result<ExitCode> {
     if let Some(path) = out {
         eprintln!("result written to {}", path.display());
     }
-    Ok(ExitCode::SUCCESS)
+    for error in &json.report.node_errors {
+        eprintln!("pinraft: {error}");
+    }
+    Ok(if json.report.node_errors.is_empty() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 /// Builds the JSON result of a finished run.
@@ -319,10 +436,38 @@ pub fn to_json(args: &RunArgs, cfg: &ClusterConfig, report: RunReport) -> RunJso
             resend_threshold_ns: e.resend_threshold_ns,
             batch_entries_max: e.batch_entries_max,
             inflight_batches_max: e.inflight_batches_max,
+            storage: storage_json(&cfg.storage),
         },
         env,
         seed: cfg.seed,
         report,
+    }
+}
+
+fn storage_json(storage: &StorageConfig) -> StorageJson {
+    let safe = storage.is_safe();
+    match storage {
+        StorageConfig::Mem => StorageJson {
+            backend: StorageKind::Mem,
+            data_dir: None,
+            fsync: None,
+            fsync_interval_ns: None,
+            safe,
+        },
+        StorageConfig::Wal { dir, sync } => {
+            let (fsync, interval) = match *sync {
+                SyncPolicy::Always => (FsyncKind::Always, None),
+                SyncPolicy::Interval { interval_ns } => (FsyncKind::Interval, Some(interval_ns)),
+                SyncPolicy::Never => (FsyncKind::Never, None),
+            };
+            StorageJson {
+                backend: StorageKind::Wal,
+                data_dir: Some(dir.display().to_string()),
+                fsync: Some(fsync),
+                fsync_interval_ns: interval,
+                safe,
+            }
+        }
     }
 }
 
@@ -397,8 +542,37 @@ fn table(json: &RunJson) -> String {
         "{:<22} elections {}  leader changes {}  leaderless {:.1} ms\n",
         "leadership", r.elections, r.leader_changes, r.leaderless_ms
     );
+    let st = &c.storage;
+    if st.backend == StorageKind::Wal {
+        let fsync = st.fsync.map_or(String::new(), value_name);
+        s += &format!(
+            "{:<22} wal, fsync {fsync}{}  fsyncs: log {}  hard state {}  dir {}\n",
+            "storage",
+            if st.safe { "" } else { " (UNSAFE)" },
+            r.fsyncs.log,
+            r.fsyncs.hard_state,
+            r.fsyncs.dir
+        );
+    }
+    if let Some(rec) = &r.recovered {
+        let opt = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+        s += &format!(
+            "{:<22} {} entries (per node {:?}), term {}, read in {:.1} ms; state machine of {} \
+             keys back after {} ms\n",
+            "recovered",
+            rec.entries,
+            rec.entries_per_node,
+            rec.term,
+            rec.load_ms,
+            rec.keys.map_or("-".to_string(), |k| k.to_string()),
+            opt(rec.recovery_ms)
+        );
+    }
     for e in &r.events_played {
         s += &format!("{:<22} {e}\n", "event");
+    }
+    for e in &r.node_errors {
+        s += &format!("{:<22} {e}\n", "node stopped");
     }
     s
 }

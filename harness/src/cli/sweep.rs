@@ -76,6 +76,18 @@ pub struct SweepArgs {
     /// Engines (raft,null).
     #[arg(long, value_name = "LIST")]
     pub engine: Option<String>,
+    /// Storage backends (mem,wal); wal needs --data-dir.
+    #[arg(long, value_name = "LIST")]
+    pub storage: Option<String>,
+    /// WAL fsync policies (always,interval,never).
+    #[arg(long, value_name = "LIST")]
+    pub fsync: Option<String>,
+    /// WAL fsync intervals, with units (1ms,10ms).
+    #[arg(long, value_name = "LIST")]
+    pub fsync_interval: Option<String>,
+    /// Directory for the runs that store a WAL: run K writes DIR/run-K, which must not exist.
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// Measured time of each run.
     #[arg(long, value_name = "LIST", default_value = "2s")]
     pub duration: String,
@@ -130,6 +142,9 @@ impl SweepArgs {
             "client-timeout" => &self.client_timeout,
             "channel-capacity" => &self.channel_capacity,
             "engine" => &self.engine,
+            "storage" => &self.storage,
+            "fsync" => &self.fsync,
+            "fsync-interval" => &self.fsync_interval,
             "duration" => return Some(self.duration.clone()),
             "warmup" => return Some(self.warmup.clone()),
             _ => return None,
@@ -140,7 +155,12 @@ impl SweepArgs {
 
 /// Runs the sweep; bad input is an error before anything runs.
 pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
-    let grid = Grid::expand(&|flag| args.list(flag), args.events.as_deref())?;
+    let grid =
+        Grid::expand(&|flag| args.list(flag), args.events.as_deref(), args.data_dir.as_deref())?;
+    check_run_dirs(&grid, args.repeat)?;
+    let warnings: std::collections::BTreeSet<String> =
+        grid.points.iter().filter_map(|p| p.args.unsafe_warning()).collect();
+    warnings.iter().for_each(|w| eprintln!("{w}"));
     let runs_total = grid.points.len() as u64 * args.repeat;
     eprintln!("{}", grid.reproduce(args.repeat, args.seed));
     let wall_ns: u64 =
@@ -181,6 +201,7 @@ fn run_points(grid: &Grid, args: &SweepArgs) -> anyhow::Result<Vec<Vec<Value>>> 
             bar.set_message(format!("{label} (repeat {}/{})", r + 1, args.repeat));
             let mut run_args = point.args.clone();
             run_args.seed = grid::run_seed(args.seed, k);
+            run_args.data_dir = run_dir(&point.args, k);
             let json = run_one(&run_args, &mut |f| {
                 bar.set_position(
                     k as u64 * STEPS_PER_RUN + (f.clamp(0.0, 1.0) * STEPS_PER_RUN as f64) as u64,
@@ -201,10 +222,36 @@ fn run_points(grid: &Grid, args: &SweepArgs) -> anyhow::Result<Vec<Vec<Value>>> 
     Ok(all)
 }
 
+/// Run `k`'s own directory (counting from 0) inside the sweep's `--data-dir`, when it
+/// stores a WAL: every run starts from empty storage.
+fn run_dir(args: &run::RunArgs, k: usize) -> Option<PathBuf> {
+    args.data_dir.as_ref().map(|dir| dir.join(format!("run-{}", k + 1)))
+}
+
+/// Refuses to start when a run's directory exists already: that run would recover it.
+fn check_run_dirs(grid: &Grid, repeat: u64) -> anyhow::Result<()> {
+    for point in &grid.points {
+        for r in 0..repeat as usize {
+            let dir = run_dir(&point.args, point.index * repeat as usize + r);
+            if let Some(dir) = dir.filter(|d| d.exists()) {
+                anyhow::bail!(
+                    "--data-dir: {} exists already; give a fresh directory (every run of a \
+                     sweep starts from empty storage)",
+                    dir.display()
+                );
+            }
+        }
+    }
+    Ok(())
+}
+
 /// One `pinraft run` with these flags; its JSON result.
 fn run_one(args: &run::RunArgs, progress: &mut dyn FnMut(f64)) -> anyhow::Result<Value> {
     let cfg = args.cluster_config()?;
     let report = cluster::run(&cfg, progress)?;
+    for error in &report.node_errors {
+        eprintln!("pinraft: {error}");
+    }
     Ok(serde_json::to_value(run::to_json(args, &cfg, report))?)
 }
 

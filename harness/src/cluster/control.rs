@@ -1,11 +1,13 @@
-//! The control plane: plays the timed events (kills, partitions, heals) against the live
-//! cluster and samples whether a leader exists. It runs on the main thread, which is never
-//! pinned, and touches only atomics and the nodes' channels.
+//! The control plane: plays the timed events (kills, restarts, partitions, heals) against
+//! the live cluster, samples whether a leader exists, and ends the run early once
+//! `max_packets` packets have been routed. It runs on the main thread, which is never
+//! pinned, and touches only atomics, the nodes' channels, and (to restart a node) its
+//! storage.
 
-use super::net::{Packet, Shared};
+use super::net::Shared;
+use super::nodes::Nodes;
 use super::{Clock, ClusterConfig};
 use crate::args::{Action, Event};
-use crossbeam_channel::Sender;
 use pinraft_engine::NodeId;
 use std::time::Duration;
 
@@ -20,24 +22,31 @@ pub(crate) struct Played {
     pub events: Vec<String>,
     /// Measured time during which no live node was leader.
     pub leaderless_ns: u64,
+    /// When the run was stopped because `max_packets` packets had been routed.
+    pub stopped_at_ns: Option<u64>,
 }
 
 pub(crate) fn play(
     cfg: &ClusterConfig,
     shared: &Shared,
-    nodes: &[Sender<Packet>],
+    nodes: &mut Nodes,
     clock: Clock,
     warmup_end_ns: u64,
     end_ns: u64,
     progress: &mut dyn FnMut(f64),
 ) -> Played {
-    let mut played = Played { events: Vec::new(), leaderless_ns: 0 };
+    let mut played = Played { events: Vec::new(), leaderless_ns: 0, stopped_at_ns: None };
     let mut pending = cfg.events.iter().peekable();
     let mut next_progress = 0;
     let mut last = clock.now_ns();
     loop {
         let now = clock.now_ns();
         if now >= end_ns {
+            break;
+        }
+        if cfg.max_packets.is_some_and(|max| shared.packets_routed() >= max) {
+            shared.request_stop();
+            played.stopped_at_ns = Some(now);
             break;
         }
         while let Some(event) = pending.next_if(|e| e.at_ns <= now) {
@@ -59,21 +68,17 @@ pub(crate) fn play(
 }
 
 /// Applies one event and says what it hit.
-fn apply(event: &Event, shared: &Shared, nodes: &[Sender<Packet>]) -> String {
+fn apply(event: &Event, shared: &Shared, nodes: &mut Nodes) -> String {
     let n = shared.nodes() as NodeId;
     let leader = shared.leader();
-    let crash = |id: NodeId| {
-        if shared.is_alive(id) {
-            shared.mark_dead(id);
-            let _ = nodes[id as usize - 1].send(Packet::Crash);
-        }
-    };
+    let crash = |id: NodeId| nodes.crash(id);
     let hit = match event.action {
         Action::KillLeader => leader.inspect(|&id| crash(id)).map(|id| format!("node {id}")),
         Action::KillFollower => {
             let follower = (1..=n).find(|&id| shared.is_alive(id) && Some(id) != leader);
             follower.inspect(|&id| crash(id)).map(|id| format!("node {id}"))
         }
+        Action::Crash(id) if !shared.is_alive(id) => Some(format!("node {id} was down already")),
         Action::Crash(id) => {
             crash(id);
             Some(format!("node {id}"))
@@ -99,9 +104,7 @@ fn apply(event: &Event, shared: &Shared, nodes: &[Sender<Packet>]) -> String {
             shared.heal();
             Some("all links".into())
         }
-        Action::Restart(id) => {
-            Some(format!("node {id} not restarted: restart needs durable storage"))
-        }
+        Action::Restart(id) => Some(nodes.restart(id)),
     };
     format!("{event}: {}", hit.unwrap_or_else(|| "no leader to hit".into()))
 }

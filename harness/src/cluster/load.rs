@@ -46,6 +46,9 @@ pub(crate) struct LoadThread {
     pub index: usize,
     pub threads: usize,
     pub clients: usize,
+    /// Client ids start after this (a multiple of `threads`): client `k` of this thread is
+    /// `client_base + k * threads + index + 1`.
+    pub client_base: u64,
     pub nodes: Vec<Sender<Packet>>,
     pub inbox: Receiver<Replies>,
     pub spec: WorkloadSpec,
@@ -78,7 +81,10 @@ impl LoadThread {
         let nodes = self.nodes.len() as u64;
         let mut st = State {
             clients: (0..self.clients)
-                .map(|k| Client::new((k * self.threads + self.index + 1) as u64, nodes, 1))
+                .map(|k| {
+                    let id = self.client_base + (k * self.threads + self.index + 1) as u64;
+                    Client::new(id, nodes, 1)
+                })
                 .collect(),
             scheduled: vec![0; self.clients],
             idle: (0..self.clients).rev().collect(),
@@ -202,7 +208,7 @@ impl LoadThread {
 
     fn on_replies(&mut self, replies: Replies, now: u64, st: &mut State) {
         for reply in replies {
-            let k = (reply.client as usize - 1) / self.threads;
+            let k = (reply.client - self.client_base - 1) as usize / self.threads;
             let next =
                 st.clients[k].on_reply(&reply, now, REDIRECT_BACKOFF_NS, &mut st.result.counts);
             self.follow(k, next, now, st);
@@ -279,14 +285,15 @@ impl<L: HostedLoad> HostedThread<L> {
         let mut client_packets = 0;
         loop {
             let now = self.clock.now_ns();
-            if now >= self.end_ns {
+            if now >= self.end_ns || self.shared.stopped() {
                 break;
             }
             if self.load.next_wake_ns() <= now {
                 self.load.wake(now, &self.view(), &mut actions);
                 self.perform(&mut actions, &mut outbox);
             }
-            client_packets += self.flush(&mut outbox);
+            let sent = self.flush(&mut outbox);
+            self.count(sent, &mut client_packets);
             let deadline = self.load.next_wake_ns().min(self.end_ns);
             let wait = Duration::from_nanos(deadline.saturating_sub(now));
             match self.inbox.recv_timeout(wait) {
@@ -294,9 +301,11 @@ impl<L: HostedLoad> HostedThread<L> {
                     let view = self.view();
                     let batches = std::iter::once(first)
                         .chain(std::iter::from_fn(|| self.inbox.try_recv().ok()))
+                        // An empty packet is the control plane's wake-up call, not a reply.
+                        .filter(|replies| !replies.is_empty())
                         .collect::<Vec<_>>();
+                    self.count(batches.len() as u64, &mut client_packets);
                     for replies in batches {
-                        client_packets += 1;
                         let now = self.clock.now_ns();
                         for reply in replies {
                             self.load.on_reply(reply, now, &view, &mut actions);
@@ -309,6 +318,14 @@ impl<L: HostedLoad> HostedThread<L> {
             }
         }
         HostedResult { load: self.load, client_packets }
+    }
+
+    /// Counts client packets here and in the shared total `max_packets` is checked against.
+    fn count(&self, packets: u64, total: &mut u64) {
+        if packets > 0 {
+            *total += packets;
+            self.shared.add_packets(0, packets);
+        }
     }
 
     fn view(&self) -> ClusterView {

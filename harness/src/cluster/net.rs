@@ -14,7 +14,8 @@ pub(crate) enum Packet {
     Peer { batch: Batch, due_ns: u64 },
     /// Client requests from a load thread, proposed in order.
     Requests(Vec<Arc<ClientRequest>>),
-    /// The control plane kills the node: it stops at once and forgets everything.
+    /// The control plane kills the node: it stops at once, keeping only what its storage
+    /// holds.
     Crash,
     /// The run is over.
     Stop,
@@ -37,15 +38,26 @@ pub struct NetFaults {
     pub delay_max_ns: u64,
 }
 
-/// Which node can reach which, and which nodes are alive and what they believe; written by
-/// the control plane and the node threads, read on the message path with relaxed loads.
+/// Which node can reach which, which nodes are alive and what they believe, how many
+/// packets have been routed, and whether the run must stop; written by the control plane,
+/// the node threads and a hosted load, read with relaxed loads.
 pub(crate) struct Shared {
     nodes: usize,
     reach: Vec<AtomicBool>,
     alive: Vec<AtomicBool>,
     /// Per node: `term << 2 | role` (0 follower, 1 candidate, 2 leader).
     status: Vec<AtomicU64>,
+    /// Packets routed since the start: one slot per node (what it sent to peers), then one
+    /// for client traffic (counted by a hosted load). Each slot has one writer.
+    packets: Vec<PacketCounter>,
+    /// Set once, when the run must end before its time (`max_packets` reached).
+    stop: AtomicBool,
 }
+
+/// A packet counter on its own cache line: node threads on different cores add to their
+/// own slot at every wake-up, and must not invalidate each other's line.
+#[repr(align(128))]
+struct PacketCounter(AtomicU64);
 
 /// Role codes in `Shared::status`.
 pub(crate) const ROLE_LEADER: u64 = 2;
@@ -57,7 +69,30 @@ impl Shared {
             reach: (0..nodes * nodes).map(|_| AtomicBool::new(true)).collect(),
             alive: (0..nodes).map(|_| AtomicBool::new(true)).collect(),
             status: (0..nodes).map(|_| AtomicU64::new(0)).collect(),
+            packets: (0..=nodes).map(|_| PacketCounter(AtomicU64::new(0))).collect(),
+            stop: AtomicBool::new(false),
         }
+    }
+
+    /// Counts `packets` more routed by node `id`, or by the clients when `id` is 0.
+    pub(crate) fn add_packets(&self, id: NodeId, packets: u64) {
+        let slot = if id == 0 { self.nodes } else { id as usize - 1 };
+        self.packets[slot].0.fetch_add(packets, Mem::Relaxed);
+    }
+
+    /// Every packet routed so far, between nodes and to and from clients.
+    pub(crate) fn packets_routed(&self) -> u64 {
+        self.packets.iter().map(|p| p.0.load(Mem::Relaxed)).sum()
+    }
+
+    /// Asks every thread to end the run.
+    pub(crate) fn request_stop(&self) {
+        self.stop.store(true, Mem::Relaxed);
+    }
+
+    /// Whether the run must end now.
+    pub(crate) fn stopped(&self) -> bool {
+        self.stop.load(Mem::Relaxed)
     }
 
     pub(crate) fn reachable(&self, from: NodeId, to: NodeId) -> bool {
@@ -88,6 +123,12 @@ impl Shared {
 
     pub(crate) fn mark_dead(&self, id: NodeId) {
         self.alive[id as usize - 1].store(false, Mem::Relaxed);
+    }
+
+    /// A restarted node is back, as a follower until it learns otherwise.
+    pub(crate) fn mark_alive(&self, id: NodeId) {
+        self.status[id as usize - 1].store(0, Mem::Relaxed);
+        self.alive[id as usize - 1].store(true, Mem::Relaxed);
     }
 
     pub(crate) fn publish(&self, id: NodeId, term: u64, role: u64) {
@@ -161,6 +202,19 @@ mod tests {
         assert_eq!(s.leader(), Some(2));
         s.mark_dead(2);
         assert_eq!(s.leader(), Some(1));
+    }
+
+    #[test]
+    fn packets_are_summed_over_nodes_and_clients() {
+        let s = Shared::new(3);
+        s.add_packets(1, 5);
+        s.add_packets(3, 2);
+        s.add_packets(0, 4);
+        s.add_packets(1, 1);
+        assert_eq!(s.packets_routed(), 12);
+        assert!(!s.stopped());
+        s.request_stop();
+        assert!(s.stopped());
     }
 
     #[test]

@@ -1,13 +1,19 @@
 //! A node thread: blocks on its inbound channel until the next timer deadline, steps every
-//! message of every packet it finds, ticks, and performs the engine's `Ready` — one
-//! `try_send` per outbound batch (a full channel is a dropped packet, like a full NIC
-//! queue). No locks on the message path.
+//! message of every packet it finds, ticks, and performs the engine's `Ready`: saves its
+//! hard state and entries (one save per `Ready`, so one fsync covers all its entries), then
+//! sends, one `try_send` per outbound batch (a full channel is a dropped packet, like a full
+//! NIC queue). No locks on the message path. A storage error stops the node, never the
+//! process.
 
 use super::net::{Delayed, NetFaults, Packet, Replies, Shared};
 use super::Clock;
 use crate::metrics::Latency;
+use crate::storage::{MemStorage, Storage, SyncPolicy, SyncStats};
+use crate::workload::PacketKinds;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
-use pinraft_engine::{Batch, ClientReply, ClientRequest, Index, Node, Outcome, Role, Stats};
+use pinraft_engine::{
+    Batch, ClientReply, ClientRequest, HardState, Index, Node, NodeId, Outcome, Role, Stats,
+};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BinaryHeap, VecDeque};
@@ -29,14 +35,47 @@ pub(crate) struct NodeCounters {
     pub batches_sent: u64,
     pub batches_dropped: u64,
     pub batches_dropped_full: u64,
+    /// Packets sent, by what they carry (they sum to `batches_sent`).
+    pub kinds: PacketKinds,
 }
 
 /// What a node thread hands back when it stops.
 pub(crate) struct NodeResult {
+    pub id: NodeId,
     pub counters: NodeCounters,
     pub commit_latency: Latency,
     /// Engine counters over the measured window.
     pub stats: Stats,
+    /// fsync calls over the measured window.
+    pub syncs: SyncStats,
+    /// Why the node stopped on its own (a storage error), if it did.
+    pub error: Option<String>,
+    /// When this node, as leader, first applied its whole recovered log.
+    pub restored: Option<Restored>,
+    /// In memory: the hard state and log a crash left behind, for a restart.
+    pub disk: Option<MemStorage>,
+}
+
+/// The moment a recovered cluster has its state machine back: a leader has applied every
+/// entry of its recovered log.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Restored {
+    pub at_ns: u64,
+    /// Keys in the leader's state machine then.
+    pub keys: u64,
+    /// The leader's applied index then (its recovered last index, or a little past it
+    /// when its first new entries committed in the same step).
+    pub applied_index: Index,
+}
+
+/// Why a node thread ends.
+enum Exit {
+    /// The run is over.
+    Stop,
+    /// The control plane crashed the node.
+    Crash,
+    /// Its storage failed: the message.
+    Failed(String),
 }
 
 /// The engine, or nothing at all: the null engine answers every request at once, so the
@@ -58,6 +97,10 @@ pub(crate) struct NodeThread {
     pub rng: ChaCha8Rng,
     pub clock: Clock,
     pub warmup_end_ns: u64,
+    /// Where each `Ready` is saved before its messages are sent; `None` in memory.
+    pub storage: Option<Box<dyn Storage + Send>>,
+    /// A recovered node's last recovered index, until it has applied that far as leader.
+    pub restore_target: Option<Index>,
 }
 
 struct Loop {
@@ -69,11 +112,13 @@ struct Loop {
     counters: NodeCounters,
     commit_latency: Latency,
     stats_at_warmup: Stats,
+    syncs_at_warmup: SyncStats,
     measuring: bool,
+    restored: Option<Restored>,
 }
 
 impl NodeThread {
-    /// Runs until `Stop`, `Crash` or every sender is gone.
+    /// Runs until `Stop`, `Crash`, a storage error, or every sender is gone.
     pub(crate) fn run(mut self) -> NodeResult {
         let mut lp = Loop {
             delayed: BinaryHeap::new(),
@@ -83,13 +128,21 @@ impl NodeThread {
             counters: NodeCounters::default(),
             commit_latency: Latency::new(),
             stats_at_warmup: Stats::default(),
+            syncs_at_warmup: self.sync_stats(),
             measuring: false,
+            restored: None,
         };
+        let exit = self.serve(&mut lp);
+        self.finish(exit, lp)
+    }
+
+    /// The loop: wait, step, tick, perform.
+    fn serve(&mut self, lp: &mut Loop) -> Exit {
         let inbox = self.inbox.clone();
-        loop {
+        while !self.shared.stopped() {
             let now = self.clock.now_ns();
             let wait =
-                Duration::from_nanos(self.deadline_ns(&lp).saturating_sub(now)).min(IDLE_WAIT_MAX);
+                Duration::from_nanos(self.deadline_ns(lp).saturating_sub(now)).min(IDLE_WAIT_MAX);
             let first = match inbox.recv_timeout(wait) {
                 Ok(packet) => Some(packet),
                 Err(RecvTimeoutError::Timeout) => None,
@@ -103,25 +156,76 @@ impl NodeThread {
                 node.tick(now);
             }
             let packets = first.into_iter().chain(std::iter::from_fn(|| inbox.try_recv().ok()));
-            let mut stop = false;
             for packet in packets.take(DRAIN_PACKETS_MAX) {
-                if !self.handle(packet, now, &mut lp) {
-                    stop = true;
-                    break;
+                if let Some(exit) = self.handle(packet, now, lp) {
+                    return exit;
                 }
             }
-            if stop {
-                break;
+            self.deliver_due(now, lp);
+            self.start_measuring(now, lp);
+            if let Err(message) = self.perform(now, lp) {
+                return Exit::Failed(message);
             }
-            self.deliver_due(now, &mut lp);
-            self.start_measuring(now, &mut lp);
-            self.perform(now, &mut lp);
+            self.check_restored(now, lp);
+        }
+        Exit::Stop
+    }
+
+    /// What the thread hands back. A clean stop syncs what `--fsync interval` left
+    /// unsynced (no later sync would come); a crash leaves an in-memory node's hard state and
+    /// log behind as its disk; a failure takes the node out of the cluster.
+    fn finish(mut self, exit: Exit, lp: Loop) -> NodeResult {
+        let mut error = None;
+        let mut disk = None;
+        match exit {
+            Exit::Stop => {
+                let storage =
+                    self.storage.as_mut().filter(|s| s.sync_policy() != SyncPolicy::Never);
+                if let Some(Err(e)) = storage.map(|s| s.sync()) {
+                    error = Some(format!("node {} stopped: storage error: {e}", self.id));
+                }
+            }
+            Exit::Crash => {
+                if let (None, Replica::Raft(node)) = (&self.storage, &self.replica) {
+                    disk = Some(leave_behind(node));
+                }
+            }
+            Exit::Failed(message) => {
+                self.shared.mark_dead(self.id);
+                error = Some(message);
+            }
         }
         let stats = match &self.replica {
             Replica::Raft(node) => diff_stats(node.stats(), lp.stats_at_warmup),
             Replica::Null => Stats::default(),
         };
-        NodeResult { counters: lp.counters, commit_latency: lp.commit_latency, stats }
+        NodeResult {
+            id: self.id,
+            counters: lp.counters,
+            commit_latency: lp.commit_latency,
+            stats,
+            syncs: diff_syncs(self.sync_stats(), lp.syncs_at_warmup),
+            error,
+            restored: lp.restored,
+            disk,
+        }
+    }
+
+    fn sync_stats(&self) -> SyncStats {
+        self.storage.as_ref().map(|s| s.sync_stats()).unwrap_or_default()
+    }
+
+    /// A recovered node that leads and has applied its whole recovered log marks the moment
+    /// the cluster has its state machine back.
+    fn check_restored(&mut self, now: u64, lp: &mut Loop) {
+        let (Some(target), Replica::Raft(node)) = (self.restore_target, &self.replica) else {
+            return;
+        };
+        if node.role() == Role::Leader && node.applied_index() >= target {
+            let (keys, applied_index) = (node.kv_len() as u64, node.applied_index());
+            lp.restored = Some(Restored { at_ns: now, keys, applied_index });
+            self.restore_target = None;
+        }
     }
 
     fn deadline_ns(&self, lp: &Loop) -> u64 {
@@ -134,8 +238,8 @@ impl NodeThread {
         timer.min(delayed).min(warmup)
     }
 
-    /// Returns false when the thread must stop.
-    fn handle(&mut self, packet: Packet, now: u64, lp: &mut Loop) -> bool {
+    /// Returns why the thread must stop, if it must.
+    fn handle(&mut self, packet: Packet, now: u64, lp: &mut Loop) -> Option<Exit> {
         match packet {
             Packet::Peer { batch, due_ns } if due_ns > now => {
                 lp.delayed_seq += 1;
@@ -143,9 +247,10 @@ impl NodeThread {
             }
             Packet::Peer { batch, .. } => self.step_batch(batch, lp),
             Packet::Requests(requests) => self.propose(requests, now, lp),
-            Packet::Crash | Packet::Stop => return false,
+            Packet::Crash => return Some(Exit::Crash),
+            Packet::Stop => return Some(Exit::Stop),
         }
-        true
+        None
     }
 
     fn step_batch(&mut self, batch: Batch, lp: &mut Loop) {
@@ -195,17 +300,29 @@ impl NodeThread {
         lp.measuring = true;
         lp.counters = NodeCounters::default();
         lp.commit_latency = Latency::new();
+        lp.syncs_at_warmup = self.sync_stats();
         if let Replica::Raft(node) = &self.replica {
             lp.stats_at_warmup = node.stats();
         }
     }
 
-    fn perform(&mut self, now: u64, lp: &mut Loop) {
+    /// Performs every `Ready`; an error is a storage failure, and the node must stop.
+    fn perform(&mut self, now: u64, lp: &mut Loop) -> Result<(), String> {
+        let sent_before = lp.counters.batches_sent;
         if let Replica::Raft(node) = &mut self.replica {
             node.tick(now);
             while node.has_ready() {
                 let mut ready = node.ready();
-                // In-memory storage: entries and hard state are durable as they stand.
+                // Durable before any message that depends on it leaves (in memory, the
+                // engine's log is the disk and there is nothing to write).
+                if let Some(storage) = &mut self.storage {
+                    if ready.hard_state.is_some() || !ready.entries.is_empty() {
+                        let mut entries = node.entries(ready.entries.clone());
+                        storage
+                            .save(ready.hard_state, ready.entries.start, &mut entries, now)
+                            .map_err(|e| format!("node {} stopped: storage error: {e}", self.id))?;
+                    }
+                }
                 for batch in std::mem::take(&mut ready.messages) {
                     send(
                         &self.peers,
@@ -231,12 +348,17 @@ impl NodeThread {
             };
             self.shared.publish(self.id, node.term(), role);
         }
+        let sent = lp.counters.batches_sent - sent_before;
+        if sent > 0 {
+            self.shared.add_packets(self.id, sent);
+        }
         for (load, replies) in self.loads.iter().zip(&mut lp.replies) {
             if !replies.is_empty() {
                 // A full or closed reply channel loses the replies; those clients time out.
                 let _ = load.try_send(std::mem::take(replies));
             }
         }
+        Ok(())
     }
 }
 
@@ -276,8 +398,11 @@ fn send(
         } else {
             batch.clone().expect("kept")
         };
+        counters.kinds.count(&b.messages);
         let lost = faults.loss_ppm > 0 && rng.gen_range(0..1_000_000) < faults.loss_ppm;
-        if lost || !shared.reachable(b.from, b.to) {
+        // A crashed node's channel outlives it (a restart reads it again): what is sent
+        // to it meanwhile is lost, as on a link to a machine that is down.
+        if lost || !shared.reachable(b.from, b.to) || !shared.is_alive(b.to) {
             counters.batches_dropped += 1;
             counters.messages_dropped += messages;
             continue;
@@ -302,6 +427,24 @@ fn send(
     }
 }
 
+/// An in-memory node's disk after a crash: its hard state and whole log. Entries it stepped
+/// since its last `Ready` are in it too, as on a disk written just before the crash.
+fn leave_behind(node: &Node) -> MemStorage {
+    let mut disk = MemStorage::new();
+    let hard_state = HardState { term: node.term(), vote: node.vote() };
+    let mut entries = node.entries(1..node.last_index() + 1);
+    disk.save(Some(hard_state), 1, &mut entries, 0).expect("a node's own log is contiguous");
+    disk
+}
+
+fn diff_syncs(now: SyncStats, then: SyncStats) -> SyncStats {
+    SyncStats {
+        log: now.log - then.log,
+        hard_state: now.hard_state - then.hard_state,
+        dir: now.dir - then.dir,
+    }
+}
+
 fn diff_stats(now: Stats, then: Stats) -> Stats {
     Stats {
         elections: now.elections - then.elections,
@@ -317,4 +460,121 @@ fn diff_stats(now: Stats, then: Stats) -> Stats {
 /// A per-node RNG for the sender-side faults, derived from the run's seed.
 pub(crate) fn fault_rng(seed: u64, id: u64) -> ChaCha8Rng {
     ChaCha8Rng::seed_from_u64(seed ^ id.wrapping_mul(0xA076_1D64_78BD_642F))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::storage::{Recovered, StorageError};
+    use crossbeam_channel::bounded;
+    use pinraft_engine::{Config, Entry, Message};
+    use std::io;
+    use std::time::Instant;
+
+    /// A disk that refuses every write.
+    struct FailingDisk;
+
+    impl Storage for FailingDisk {
+        fn save(
+            &mut self,
+            _: Option<HardState>,
+            _: Index,
+            _: &mut dyn Iterator<Item = &Entry>,
+            _: u64,
+        ) -> io::Result<()> {
+            Err(io::Error::other("disk on fire"))
+        }
+        fn sync(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+        fn sync_policy(&self) -> SyncPolicy {
+            SyncPolicy::Always
+        }
+        fn recover(&mut self) -> Result<Recovered, StorageError> {
+            Ok(Recovered::default())
+        }
+        fn last_index(&self) -> Index {
+            0
+        }
+    }
+
+    /// Node 1 of 3 campaigns; its first `Ready` holds its new term and vote and the vote
+    /// requests. The save fails: the node stops with the error, out of the cluster, and the
+    /// requests that depended on the save were never sent.
+    #[test]
+    fn a_failed_save_stops_the_node_before_it_sends() {
+        let (peers, inboxes): (Vec<_>, Vec<_>) = (0..3).map(|_| bounded(16)).unzip();
+        let shared = Arc::new(Shared::new(3));
+        let engine = Config {
+            election_timeout_min_ns: 10_000_000,
+            election_timeout_max_ns: 20_000_000,
+            heartbeat_interval_ns: 5_000_000,
+            ..Config::new(1, 3)
+        };
+        let thread = NodeThread {
+            id: 1,
+            replica: Replica::Raft(Box::new(Node::new(engine).unwrap())),
+            inbox: inboxes[0].clone(),
+            peers,
+            loads: Vec::new(),
+            shared: shared.clone(),
+            faults: NetFaults::default(),
+            rng: fault_rng(1, 1),
+            clock: Clock { start: Instant::now() },
+            warmup_end_ns: 0,
+            storage: Some(Box::new(FailingDisk)),
+            restore_target: None,
+        };
+        let result = thread.run();
+        assert_eq!(result.error.as_deref(), Some("node 1 stopped: storage error: disk on fire"));
+        assert!(!shared.is_alive(1), "the node is out of the cluster");
+        assert_eq!(result.counters.batches_sent, 0);
+        assert!(inboxes[1].is_empty() && inboxes[2].is_empty(), "no vote request left");
+        assert!(result.disk.is_none());
+    }
+
+    /// An in-memory node that crashes leaves its hard state and whole log behind.
+    #[test]
+    fn a_crashed_node_in_memory_leaves_its_state_behind() {
+        let (peers, inboxes): (Vec<_>, Vec<_>) = (0..2).map(|_| bounded(16)).unzip();
+        let engine = Config {
+            election_timeout_min_ns: 10_000_000,
+            election_timeout_max_ns: 20_000_000,
+            heartbeat_interval_ns: 5_000_000,
+            ..Config::new(1, 2)
+        };
+        let thread = NodeThread {
+            id: 1,
+            replica: Replica::Raft(Box::new(Node::new(engine).unwrap())),
+            inbox: inboxes[0].clone(),
+            peers: peers.clone(),
+            loads: Vec::new(),
+            shared: Arc::new(Shared::new(2)),
+            faults: NetFaults::default(),
+            rng: fault_rng(1, 1),
+            clock: Clock { start: Instant::now() },
+            warmup_end_ns: 0,
+            storage: None,
+            restore_target: None,
+        };
+        let handle = std::thread::spawn(move || thread.run());
+        // The test plays node 2: it grants the vote, and once the new leader's append (its
+        // no-op) arrives, crashes node 1.
+        let next = || match inboxes[1].recv().unwrap() {
+            Packet::Peer { batch, .. } => batch.messages,
+            other => panic!("not a peer batch: {other:?}"),
+        };
+        assert!(matches!(next()[..], [Message::RequestVote { term: 1, .. }]));
+        let vote =
+            Batch { from: 2, to: 1, messages: vec![Message::Vote { term: 1, granted: true }] };
+        peers[0].send(Packet::Peer { batch: vote, due_ns: 0 }).unwrap();
+        assert!(matches!(next()[..], [Message::Append { term: 1, .. }]));
+        peers[0].send(Packet::Crash).unwrap();
+        let result = handle.join().unwrap();
+        let mut disk = result.disk.expect("a crash leaves the disk behind");
+        let recovered = disk.recover().unwrap();
+        assert_eq!(recovered.hard_state, HardState { term: 1, vote: 1 });
+        assert_eq!(recovered.entries.len(), 1, "the leader's no-op");
+        assert!(result.error.is_none());
+    }
 }

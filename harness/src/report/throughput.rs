@@ -20,7 +20,8 @@ pub fn run_one(args: &RunArgs, progress: &mut dyn FnMut(f64)) -> anyhow::Result<
 
 /// The grid of a sweep spec.
 pub fn grid(spec: &SweepSpec) -> anyhow::Result<Grid> {
-    Grid::expand(&|flag| spec.list(flag), None).with_context(|| format!("sweep '{}'", spec.name))
+    Grid::expand(&|flag| spec.list(flag), None, None)
+        .with_context(|| format!("sweep '{}'", spec.name))
 }
 
 /// Planned wall time of a sweep (warm-up and measured time of every run), in ns.

@@ -122,8 +122,8 @@ fn run_sim(scenario: &Scenario, seed: u64) -> Result<(RunFigures, Driver), Strin
     }
 }
 
-/// The threaded cluster for the whole run. A node thread that panicked is a replica dying
-/// on its own.
+/// The threaded cluster, until the end of the run or `max_packets`. A node thread that
+/// panicked is a replica dying on its own.
 fn run_cluster(scenario: &Scenario, seed: u64) -> Result<(RunFigures, Driver), String> {
     let f = &scenario.faults;
     let (delay_min_ns, delay_max_ns) = f.delay_ns.unwrap_or((0, 0));
@@ -134,6 +134,7 @@ fn run_cluster(scenario: &Scenario, seed: u64) -> Result<(RunFigures, Driver), S
         engine: scenario.engine.config(scenario.nodes, seed),
         faults: NetFaults { loss_ppm: f.loss_ppm, dup_ppm: f.dup_ppm, delay_min_ns, delay_max_ns },
         seed,
+        max_packets: Some(scenario.max_packets),
         ..ClusterConfig::default()
     };
     let mut notes = Vec::new();
@@ -142,23 +143,15 @@ fn run_cluster(scenario: &Scenario, seed: u64) -> Result<(RunFigures, Driver), S
     }
     let hosted = Driver::new(scenario, seed);
     let run = cluster::run_hosted(&cfg, hosted, &mut |_| {}).map_err(|e| format!("{e:#}"))?;
-    let node_packets = run.report.batches.sent;
-    if node_packets + run.client_packets >= scenario.max_packets {
-        notes.push(format!(
-            "max_packets ({}) was reached: the simulator stops there, the threaded cluster \
-             cannot (its node threads count packets locally), so the run went on",
-            scenario.max_packets
-        ));
-    }
     let figures = RunFigures {
-        node_packets,
+        node_packets: run.report.batches.sent,
         client_packets: run.client_packets,
-        kinds: None,
+        kinds: Some(run.report.batches.kinds),
         elections: run.report.elections,
         violations: Vec::new(),
         died: run.died.iter().map(|n| format!("replica {n} died on its own")).collect(),
-        stopped_early: false,
-        end_ns: scenario.end_ns(),
+        stopped_early: run.stopped_at_ns.is_some(),
+        end_ns: run.stopped_at_ns.unwrap_or(scenario.end_ns()),
         notes,
     };
     Ok((figures, run.load))

@@ -143,6 +143,11 @@ pub trait Storage {
     /// The durable log's last index (the snapshot's index when no entry follows it; 0
     /// when empty).
     fn last_index(&self) -> Index;
+
+    /// The fsync calls made since opening (none for a backend that never syncs).
+    fn sync_stats(&self) -> SyncStats {
+        SyncStats::default()
+    }
 }
 
 /// Performs the storage part of a `Ready`, in the order it requires: hard state, snapshot,

@@ -139,11 +139,6 @@ impl Wal {
         })
     }
 
-    /// The fsync calls made since opening.
-    pub fn sync_stats(&self) -> SyncStats {
-        self.stats
-    }
-
     /// How many segment files the log has.
     pub fn segment_count(&self) -> usize {
         self.segments.len()
@@ -338,6 +333,10 @@ impl Storage for Wal {
 
     fn last_index(&self) -> Index {
         self.last_index
+    }
+
+    fn sync_stats(&self) -> SyncStats {
+        self.stats
     }
 }
 

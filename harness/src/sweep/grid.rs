@@ -10,6 +10,7 @@ pub use super::params::{Param, PARAMS};
 use crate::cli::run::RunArgs;
 use anyhow::{anyhow, bail};
 use clap::Parser;
+use std::path::{Path, PathBuf};
 
 /// Most points one sweep may have.
 pub const POINTS_MAX: usize = 10_000;
@@ -47,6 +48,9 @@ pub struct Grid {
     pub points: Vec<Point>,
     /// `--events`, applied to every point.
     pub events: Option<String>,
+    /// `--data-dir`, given to every point that stores a WAL (the sweep gives each run its own
+    /// directory inside it).
+    pub data_dir: Option<PathBuf>,
 }
 
 impl Grid {
@@ -55,6 +59,7 @@ impl Grid {
     pub fn expand(
         given: &dyn Fn(&str) -> Option<String>,
         events: Option<&str>,
+        data_dir: Option<&Path>,
     ) -> anyhow::Result<Grid> {
         let events_argv: Vec<String> =
             events.map(|e| format!("--events={e}")).into_iter().collect();
@@ -76,8 +81,12 @@ impl Grid {
             .try_fold(1usize, |n, a| n.checked_mul(a.values.len()))
             .filter(|&n| n <= POINTS_MAX)
             .ok_or_else(|| anyhow!("the grid has more than {POINTS_MAX} points"))?;
-        let mut grid =
-            Grid { axes, points: Vec::with_capacity(count), events: events.map(String::from) };
+        let mut grid = Grid {
+            axes,
+            points: Vec::with_capacity(count),
+            events: events.map(String::from),
+            data_dir: data_dir.map(Path::to_path_buf),
+        };
         for index in 0..count {
             let point = grid.point(index)?;
             grid.points.push(point);
@@ -98,6 +107,9 @@ impl Grid {
             .collect();
         argv.extend(self.events.iter().map(|e| format!("--events={e}")));
         let mut point = Point { index, values, args: RunArgs::default() };
+        if self.value(&point, "storage") == Some("wal") {
+            argv.extend(self.data_dir.iter().map(|d| format!("--data-dir={}", d.display())));
+        }
         point.args = parse_run(&argv)
             .map_err(|e| anyhow!("point {}: {}", self.label(&point, false), clap_message(&e)))?;
         point
@@ -139,6 +151,9 @@ impl Grid {
         }
         if let Some(events) = &self.events {
             cmd += &format!(" --events {events}");
+        }
+        if let Some(dir) = &self.data_dir {
+            cmd += &format!(" --data-dir {}", dir.display());
         }
         cmd + &format!(" --repeat {repeat} --seed {seed}")
     }
@@ -245,7 +260,7 @@ mod tests {
     #[test]
     fn the_grid_nests_in_param_order_with_the_last_fastest() {
         let given = lists(&[("loss", "0,20%"), ("batch", "1,16,256"), ("duration", "1s")]);
-        let grid = Grid::expand(&given, None).unwrap();
+        let grid = Grid::expand(&given, None, None).unwrap();
         assert_eq!(grid.points.len(), 6);
         let labels: Vec<String> = grid.points.iter().map(|p| grid.label(p, true)).collect();
         assert_eq!(labels[0], "batch 1, loss 0%");
@@ -259,7 +274,8 @@ mod tests {
 
     #[test]
     fn reproduce_spells_out_every_parameter() {
-        let grid = Grid::expand(&lists(&[("batch", "1,16")]), Some("kill-leader@1s")).unwrap();
+        let grid =
+            Grid::expand(&lists(&[("batch", "1,16")]), Some("kill-leader@1s"), None).unwrap();
         let cmd = grid.reproduce(3, 7);
         assert!(cmd.starts_with("pinraft sweep --nodes 3 --clients 64 "), "{cmd}");
         assert!(cmd.contains(" --batch 1,16 ") && cmd.contains(" --resend 20ms "), "{cmd}");
@@ -271,9 +287,11 @@ mod tests {
     #[test]
     fn a_bad_combination_names_its_point() {
         let given = lists(&[("nodes", "3,5"), ("heartbeat", "10ms,400ms")]);
-        let err = Grid::expand(&given, None).err().expect("heartbeat above the election timeout");
+        let err =
+            Grid::expand(&given, None, None).err().expect("heartbeat above the election timeout");
         assert!(err.to_string().starts_with("point nodes 3, "), "{err}");
-        let err = Grid::expand(&lists(&[("nodes", "1,3")]), Some("crash:3@1s")).err().unwrap();
+        let err =
+            Grid::expand(&lists(&[("nodes", "1,3")]), Some("crash:3@1s"), None).err().unwrap();
         assert!(err.to_string().contains("out of range"), "{err}");
     }
 }

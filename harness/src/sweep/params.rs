@@ -76,6 +76,13 @@ pub static PARAMS: &[Param] = &[
         x: Some(|a| a.channel_capacity as f64),
     },
     Param { flag: "engine", axis: "engine", x: None },
+    Param { flag: "storage", axis: "storage", x: None },
+    Param { flag: "fsync", axis: "fsync policy", x: None },
+    Param {
+        flag: "fsync-interval",
+        axis: "fsync interval (ms)",
+        x: Some(|a| ms(a.fsync_interval)),
+    },
     Param { flag: "duration", axis: "measured duration (s)", x: Some(|a| a.duration as f64 / 1e9) },
     Param { flag: "warmup", axis: "warm-up (s)", x: Some(|a| a.warmup as f64 / 1e9) },
 ];
