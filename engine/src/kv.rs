@@ -89,6 +89,13 @@ impl Kv {
         self.data.len()
     }
 
+    /// Every client in the client table, in ascending order.
+    pub(crate) fn client_ids(&self) -> Vec<ClientId> {
+        let mut ids: Vec<ClientId> = self.sessions.keys().copied().collect();
+        ids.sort_unstable();
+        ids
+    }
+
     /// The store and its client table as snapshot bytes. Keys and clients are written in
     /// sorted order, so equal states give equal bytes whatever the maps' layout.
     ///
@@ -247,6 +254,7 @@ mod tests {
         assert_eq!(restored.applied(2, 4), Some(Outcome::Ok(None)));
         assert_eq!(restored.applied(1, 0), Some(Outcome::Fail));
         assert_eq!(restored.encode(), data, "the same state encodes to the same bytes");
+        assert_eq!(restored.client_ids(), vec![1, 2, 3]);
     }
 
     #[test]

@@ -119,6 +119,14 @@ pub struct HardState {
     pub vote: NodeId,
 }
 
+impl Snapshot {
+    /// The ids of the clients in the snapshot's client table (a runtime that restarts a
+    /// cluster gives its new clients ids after these), or what is wrong with the data.
+    pub fn client_ids(&self) -> Result<Vec<ClientId>, String> {
+        crate::kv::Kv::decode(&self.data).map(|kv| kv.client_ids())
+    }
+}
+
 /// The state machine as of a committed index: everything a node needs in place of the log
 /// through `index` (Raft paper, section 7). `data` is the key-value store and its client
 /// table, encoded by the engine; the runtime stores and ships it as opaque bytes.

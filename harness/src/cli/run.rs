@@ -77,6 +77,10 @@ pub struct RunArgs {
     /// Append batches in flight per follower (inflight_batches_max).
     #[arg(long, default_value_t = Config::default().inflight_batches_max)]
     pub inflight: usize,
+    /// Snapshot and compact the log after this many applied entries beyond the last
+    /// snapshot (snapshot_entries_threshold); 0: never.
+    #[arg(long, default_value_t = Config::default().snapshot_entries_threshold)]
+    pub snapshot_every: u64,
     /// Resend threshold of an unacknowledged batch (resend_threshold_ns).
     #[arg(long, default_value = "20ms", value_parser = args::parse_duration)]
     pub resend: u64,
@@ -167,6 +171,7 @@ impl RunArgs {
             resend_threshold_ns: self.resend,
             batch_entries_max: self.batch,
             inflight_batches_max: self.inflight,
+            snapshot_entries_threshold: self.snapshot_every,
             seed: self.seed,
             ..Config::default()
         };
@@ -261,13 +266,14 @@ impl RunArgs {
             cmd += &format!(" --rate {rate}");
         }
         cmd += &format!(
-            " --load-threads {} --batch {} --inflight {} --resend {} --heartbeat {} \
+            " --load-threads {} --batch {} --inflight {} --snapshot-every {} --resend {} --heartbeat {} \
              --election-timeout {}-{} --loss {} --dup {} --delay {}-{} --mix {} --keys {} \
              --value-size {} --client-timeout {} --channel-capacity {} --engine {} --storage {} \
              --fsync {} --fsync-interval {}",
             self.load_threads,
             self.batch,
             self.inflight,
+            self.snapshot_every,
             d(self.resend),
             d(self.heartbeat),
             d(self.election_timeout.0),
@@ -344,6 +350,8 @@ struct ConfigJson {
     resend_threshold_ns: u64,
     batch_entries_max: usize,
     inflight_batches_max: usize,
+    snapshot_entries_threshold: u64,
+    snapshot_chunk_bytes: usize,
     storage: StorageJson,
 }
 
@@ -436,6 +444,8 @@ pub fn to_json(args: &RunArgs, cfg: &ClusterConfig, report: RunReport) -> RunJso
             resend_threshold_ns: e.resend_threshold_ns,
             batch_entries_max: e.batch_entries_max,
             inflight_batches_max: e.inflight_batches_max,
+            snapshot_entries_threshold: e.snapshot_entries_threshold,
+            snapshot_chunk_bytes: e.snapshot_chunk_bytes,
             storage: storage_json(&cfg.storage),
         },
         env,

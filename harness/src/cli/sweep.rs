@@ -40,6 +40,9 @@ pub struct SweepArgs {
     /// inflight_batches_max values.
     #[arg(long, value_name = "LIST")]
     pub inflight: Option<String>,
+    /// snapshot_entries_threshold values (0: no snapshots).
+    #[arg(long, value_name = "LIST")]
+    pub snapshot_every: Option<String>,
     /// Resend thresholds, with units (5ms,20ms,100ms).
     #[arg(long, value_name = "LIST")]
     pub resend: Option<String>,
@@ -130,6 +133,7 @@ impl SweepArgs {
             "load-threads" => &self.load_threads,
             "batch" => &self.batch,
             "inflight" => &self.inflight,
+            "snapshot-every" => &self.snapshot_every,
             "resend" => &self.resend,
             "heartbeat" => &self.heartbeat,
             "election-timeout" => &self.election_timeout,

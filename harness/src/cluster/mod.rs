@@ -277,15 +277,17 @@ fn start(cfg: &ClusterConfig, load_tx: Vec<Sender<Replies>>) -> anyhow::Result<S
     let mut disks = disk::disks(&cfg.storage, cfg.nodes)?;
     let opened = disk::open_all(&mut disks)?;
     let load_ns = loading.elapsed().as_nanos() as u64;
+    let snapshot_index = |o: &disk::Opened| o.recovered.snapshot.as_ref().map_or(0, |s| s.index);
     let loaded = Loaded {
         entries_per_node: opened.iter().map(|o| o.recovered.entries.len() as u64).collect(),
+        snapshot_index: opened.iter().map(snapshot_index).max().unwrap_or(0),
         term: opened.iter().map(|o| o.recovered.hard_state.term).max().unwrap_or(0),
         load_ns,
         recovered: opened
             .iter()
             .any(|o| !o.recovered.entries.is_empty() || o.recovered.hard_state.term > 0),
     };
-    let max_client_id = opened
+    let mut max_client_id = opened
         .iter()
         .flat_map(|o| &o.recovered.entries)
         .filter_map(|e| match &e.payload {
@@ -294,6 +296,10 @@ fn start(cfg: &ClusterConfig, load_tx: Vec<Sender<Replies>>) -> anyhow::Result<S
         })
         .max()
         .unwrap_or(0);
+    for snapshot in opened.iter().filter_map(|o| o.recovered.snapshot.as_ref()) {
+        let ids = snapshot.client_ids().map_err(|e| anyhow::anyhow!("snapshot: {e}"))?;
+        max_client_id = max_client_id.max(ids.last().copied().unwrap_or(0));
+    }
     let n = cfg.nodes as usize;
     let (node_tx, inboxes): (Vec<_>, Vec<_>) =
         (0..n).map(|_| bounded(cfg.channel_capacity)).unzip();

@@ -8,7 +8,7 @@
 use super::net::{Delayed, NetFaults, Packet, Replies, Shared};
 use super::Clock;
 use crate::metrics::Latency;
-use crate::storage::{MemStorage, Storage, SyncPolicy, SyncStats};
+use crate::storage::{persist_ready, MemStorage, Storage, SyncPolicy, SyncStats};
 use crate::workload::PacketKinds;
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
 use pinraft_engine::{
@@ -316,12 +316,8 @@ impl NodeThread {
                 // Durable before any message that depends on it leaves (in memory, the
                 // engine's log is the disk and there is nothing to write).
                 if let Some(storage) = &mut self.storage {
-                    if ready.hard_state.is_some() || !ready.entries.is_empty() {
-                        let mut entries = node.entries(ready.entries.clone());
-                        storage
-                            .save(ready.hard_state, ready.entries.start, &mut entries, now)
-                            .map_err(|e| format!("node {} stopped: storage error: {e}", self.id))?;
-                    }
+                    persist_ready(storage.as_mut(), node, &ready, now)
+                        .map_err(|e| format!("node {} stopped: storage error: {e}", self.id))?;
                 }
                 for batch in std::mem::take(&mut ready.messages) {
                     send(
@@ -427,13 +423,19 @@ fn send(
     }
 }
 
-/// An in-memory node's disk after a crash: its hard state and whole log. Entries it stepped
-/// since its last `Ready` are in it too, as on a disk written just before the crash.
+/// An in-memory node's disk after a crash: its hard state, latest snapshot and the log
+/// after it. Entries it stepped since its last `Ready` are in it too, as on a disk written
+/// just before the crash.
 fn leave_behind(node: &Node) -> MemStorage {
     let mut disk = MemStorage::new();
     let hard_state = HardState { term: node.term(), vote: node.vote() };
-    let mut entries = node.entries(1..node.last_index() + 1);
-    disk.save(Some(hard_state), 1, &mut entries, 0).expect("a node's own log is contiguous");
+    let mut from = 1;
+    if let Some(snapshot) = node.snapshot() {
+        disk.save_snapshot(snapshot).expect("memory does not fail");
+        from = snapshot.index + 1;
+    }
+    let mut entries = node.entries(from..node.last_index() + 1);
+    disk.save(Some(hard_state), from, &mut entries, 0).expect("a node's own log is contiguous");
     disk
 }
 
@@ -442,6 +444,7 @@ fn diff_syncs(now: SyncStats, then: SyncStats) -> SyncStats {
         log: now.log - then.log,
         hard_state: now.hard_state - then.hard_state,
         dir: now.dir - then.dir,
+        snapshot: now.snapshot - then.snapshot,
     }
 }
 
@@ -467,7 +470,7 @@ mod tests {
     use super::*;
     use crate::storage::{Recovered, StorageError};
     use crossbeam_channel::bounded;
-    use pinraft_engine::{Config, Entry, Message};
+    use pinraft_engine::{Config, Entry, Message, Snapshot};
     use std::io;
     use std::time::Instant;
 
@@ -482,6 +485,9 @@ mod tests {
             _: &mut dyn Iterator<Item = &Entry>,
             _: u64,
         ) -> io::Result<()> {
+            Err(io::Error::other("disk on fire"))
+        }
+        fn save_snapshot(&mut self, _: &Snapshot) -> io::Result<()> {
             Err(io::Error::other("disk on fire"))
         }
         fn sync(&mut self) -> io::Result<()> {

@@ -80,8 +80,10 @@ impl Nodes {
             panicked: Vec::new(),
         };
         for (k, opened) in opened.into_iter().enumerate() {
-            let target =
-                measure_restore.then(|| opened.recovered.entries.last().map_or(0, |e| e.index));
+            let target = measure_restore.then(|| {
+                let snapshot = opened.recovered.snapshot.as_ref().map_or(0, |s| s.index);
+                opened.recovered.entries.last().map_or(snapshot, |e| e.index)
+            });
             nodes.spawn(k as NodeId + 1, opened, target)?;
         }
         Ok(nodes)
@@ -147,7 +149,13 @@ impl Nodes {
                 ..cfg.engine.clone()
             };
             let r = opened.recovered;
-            Replica::Raft(Box::new(Node::recover(engine, r.hard_state, r.entries, now_ns)?))
+            Replica::Raft(Box::new(Node::restore(
+                engine,
+                r.hard_state,
+                r.snapshot,
+                r.entries,
+                now_ns,
+            )?))
         };
         let slot = &mut self.slots[k];
         let thread = NodeThread {

@@ -69,6 +69,8 @@ pub struct RunReport {
     pub events_played: Vec<String>,
     /// fsync calls of every node over the measured window (all zero in memory).
     pub fsyncs: FsyncCounts,
+    /// Snapshots taken and installed.
+    pub snapshots: SnapshotCounts,
     /// What the nodes recovered from their storage at the start; `None` on fresh storage.
     pub recovered: Option<RecoveredReport>,
     /// Nodes that stopped on their own, each with why (a storage error).
@@ -91,6 +93,19 @@ pub struct FsyncCounts {
     pub hard_state: u64,
     /// fsync calls on node directories.
     pub dir: u64,
+    /// fsync calls on snapshot files.
+    pub snapshot: u64,
+}
+
+/// Snapshots over the measured window, summed over the nodes (JSON `snapshots`).
+#[derive(Clone, Copy, Debug, Default, Serialize)]
+pub struct SnapshotCounts {
+    /// Snapshots nodes took of their own state machines.
+    pub taken: u64,
+    /// Snapshots followers installed from a leader.
+    pub installed: u64,
+    /// `InstallSnapshot` chunks sent, resends included.
+    pub chunks_sent: u64,
 }
 
 /// What a cluster started from (JSON `recovered`). See README, "Recovery", for exactly
@@ -99,8 +114,10 @@ pub struct FsyncCounts {
 pub struct RecoveredReport {
     /// Log entries recovered: the most any node had.
     pub entries: u64,
-    /// Log entries recovered by each node, node 1 first.
+    /// Log entries recovered by each node, node 1 first (after its snapshot, if any).
     pub entries_per_node: Vec<u64>,
+    /// The highest snapshot index any node recovered (0: no snapshot).
+    pub snapshot_index: u64,
     /// The highest term in any node's hard state.
     pub term: u64,
     /// Milliseconds to read every node's storage (in parallel) before the cluster started.
@@ -118,6 +135,8 @@ pub struct RecoveredReport {
 pub(crate) struct Loaded {
     /// Entries each node recovered.
     pub entries_per_node: Vec<u64>,
+    /// The highest snapshot index recovered.
+    pub snapshot_index: u64,
     /// The highest term recovered.
     pub term: u64,
     /// Time spent reading the storage.
@@ -152,6 +171,7 @@ pub(crate) fn assemble(
         RecoveredReport {
             entries: loaded.entries_per_node.iter().copied().max().unwrap_or(0),
             entries_per_node: loaded.entries_per_node,
+            snapshot_index: loaded.snapshot_index,
             term: loaded.term,
             load_ms: loaded.load_ns as f64 / 1e6,
             recovery_ms: restored.map(|r| r.at_ns as f64 / 1e6),
@@ -179,6 +199,7 @@ pub(crate) fn assemble(
         timeline_ops_per_100ms: timeline,
         events_played: played.events,
         fsyncs: sums.fsyncs,
+        snapshots: sums.snapshots,
         recovered,
         node_errors: node_errors.into_iter().map(|(_, e)| e).collect(),
         core_mapping,
@@ -192,6 +213,7 @@ struct NodeSums {
     messages: MessageCounts,
     batches: BatchCounts,
     fsyncs: FsyncCounts,
+    snapshots: SnapshotCounts,
     elections: u64,
     leader_changes: u64,
 }
@@ -203,6 +225,7 @@ impl NodeSums {
             messages: MessageCounts::default(),
             batches: BatchCounts::default(),
             fsyncs: FsyncCounts::default(),
+            snapshots: SnapshotCounts::default(),
             elections: 0,
             leader_changes: 0,
         };
@@ -219,6 +242,10 @@ impl NodeSums {
             sums.fsyncs.log += r.syncs.log;
             sums.fsyncs.hard_state += r.syncs.hard_state;
             sums.fsyncs.dir += r.syncs.dir;
+            sums.fsyncs.snapshot += r.syncs.snapshot;
+            sums.snapshots.taken += r.stats.snapshots_taken;
+            sums.snapshots.installed += r.stats.snapshots_installed;
+            sums.snapshots.chunks_sent += r.stats.snapshot_chunks_sent;
             sums.elections += r.stats.elections;
             sums.leader_changes += r.stats.terms_led;
         }

@@ -48,6 +48,11 @@ pub static PARAMS: &[Param] = &[
         axis: "inflight_batches_max (batches per follower)",
         x: Some(|a| a.inflight as f64),
     },
+    Param {
+        flag: "snapshot-every",
+        axis: "snapshot_entries_threshold (entries)",
+        x: Some(|a| a.snapshot_every as f64),
+    },
     Param { flag: "resend", axis: "resend threshold (ms)", x: Some(|a| ms(a.resend)) },
     Param { flag: "heartbeat", axis: "heartbeat interval (ms)", x: Some(|a| ms(a.heartbeat)) },
     Param {
