@@ -61,6 +61,8 @@ pub(crate) struct Progress {
     last_sent_ns: u64,
     /// Invariant: while `Some`, no append batch goes to this follower.
     transfer: Option<Transfer>,
+    /// When the follower last answered anything (an ack of an append or of a chunk).
+    last_heard_ns: u64,
 }
 
 impl Progress {
@@ -73,11 +75,32 @@ impl Progress {
             probing: true,
             last_sent_ns: now_ns,
             transfer: None,
+            last_heard_ns: now_ns,
         }
     }
 
     pub(crate) fn matched(&self) -> Index {
         self.matched
+    }
+
+    /// The follower answered at `now_ns`.
+    pub(crate) fn heard(&mut self, now_ns: u64) {
+        self.last_heard_ns = self.last_heard_ns.max(now_ns);
+    }
+
+    /// How long a batch or chunk sent at `sent_ns` waits for its ack before it goes again.
+    /// A follower silent for two longest election timeouts is down or cut off (on a link
+    /// that merely loses 40% of packets, some ack gets through far sooner): resending to it
+    /// every resend threshold would spend packets on nothing, so it is probed at the
+    /// heartbeat pace instead until it answers (issue 8's frugality).
+    fn resend_due_ns(&self, config: &Config, sent_ns: u64) -> u64 {
+        let due = sent_ns.saturating_add(config.resend_threshold_ns);
+        let silent_from = self.last_heard_ns.saturating_add(2 * config.election_timeout_max_ns);
+        if due < silent_from {
+            due
+        } else {
+            sent_ns.saturating_add(config.resend_threshold_ns.max(config.heartbeat_interval_ns))
+        }
     }
 
     /// The next batch to send at `now_ns`, if any, and whether it is a resend. A batch in
@@ -99,7 +122,7 @@ impl Progress {
         }
         let mut resend = false;
         if let Some(oldest) = self.inflight.front() {
-            if now_ns.saturating_sub(oldest.sent_ns) >= config.resend_threshold_ns {
+            if now_ns >= self.resend_due_ns(config, oldest.sent_ns) {
                 // Not `matched + 1`: while probing, the batch began past the match (at the
                 // guess the follower's hint gave), and restarting from the match would send
                 // the follower entries it holds already; for a new leader, whose match is 0,
@@ -167,9 +190,10 @@ impl Progress {
     /// The next chunk of the snapshot to send at `now_ns`, if one is due: none while a
     /// chunk is in flight for less than the resend threshold.
     pub(crate) fn next_chunk(&mut self, config: &Config, now_ns: u64) -> Option<Chunk> {
+        let due = self.transfer.as_ref()?.sent_ns.map(|sent| self.resend_due_ns(config, sent));
         let transfer = self.transfer.as_mut()?;
-        let resend = match transfer.sent_ns {
-            Some(sent) if now_ns.saturating_sub(sent) < config.resend_threshold_ns => return None,
+        let resend = match due {
+            Some(due) if now_ns < due => return None,
             Some(_) => true,
             None => false,
         };
@@ -222,15 +246,12 @@ impl Progress {
     /// The earliest time this follower needs the leader's attention without any input.
     pub(crate) fn deadline_ns(&self, config: &Config) -> u64 {
         let heartbeat = self.last_sent_ns.saturating_add(config.heartbeat_interval_ns);
+        let resend = |sent: u64| self.resend_due_ns(config, sent);
         if let Some(transfer) = &self.transfer {
-            let resend =
-                transfer.sent_ns.map_or(0, |t| t.saturating_add(config.resend_threshold_ns));
-            return heartbeat.min(resend);
+            return heartbeat.min(transfer.sent_ns.map_or(0, resend));
         }
         match self.inflight.front() {
-            Some(oldest) => {
-                heartbeat.min(oldest.sent_ns.saturating_add(config.resend_threshold_ns))
-            }
+            Some(oldest) => heartbeat.min(resend(oldest.sent_ns)),
             None => heartbeat,
         }
     }
@@ -357,6 +378,30 @@ mod tests {
         assert!(pr.on_snapshot_ack(10, 10));
         assert!(!pr.sending_snapshot());
         assert_eq!((pr.matched(), pr.next_batch(&cfg, 11, 20, 109)), (10, Some((11..19, false))));
+    }
+
+    // Issue 8's frugality: a follower silent for two election timeouts gets resends only at
+    // the heartbeat pace; as soon as it answers, the resend threshold applies again.
+    #[test]
+    fn a_silent_follower_is_probed_at_the_heartbeat_pace() {
+        let cfg = Config {
+            resend_threshold_ns: 100,
+            heartbeat_interval_ns: 200,
+            election_timeout_min_ns: 150,
+            election_timeout_max_ns: 150,
+            ..config(8, 1)
+        };
+        let mut pr = Progress::new(0, 0);
+        pr.on_match(0);
+        assert_eq!(pr.next_batch(&cfg, 1, 1, 0), Some((1..2, false)));
+        assert_eq!(pr.next_batch(&cfg, 1, 1, 100), Some((1..2, true)));
+        assert_eq!(pr.next_batch(&cfg, 1, 1, 200), Some((1..2, true)));
+        assert_eq!(pr.deadline_ns(&cfg), 400, "silent since 0: wait a heartbeat interval");
+        assert_eq!(pr.next_batch(&cfg, 1, 1, 300), None);
+        assert_eq!(pr.next_batch(&cfg, 1, 1, 400), Some((1..2, true)));
+        pr.heard(450);
+        assert_eq!(pr.deadline_ns(&cfg), 500, "heard again: the resend threshold applies");
+        assert_eq!(pr.next_batch(&cfg, 1, 1, 500), Some((1..2, true)));
     }
 
     #[test]

@@ -63,6 +63,7 @@ impl Node {
 
     /// Leader: a follower's answer to a chunk.
     pub(super) fn handle_snapshot_ack(&mut self, from_pos: usize, index: Index, received: u64) {
+        self.progress[from_pos].heard(self.now_ns);
         if self.progress[from_pos].on_snapshot_ack(index, received) {
             self.maybe_commit();
         }
