@@ -6,7 +6,10 @@
 
 use crate::args;
 use crate::history;
-use crate::sim::{self, SimConfig, SimReport, CLIENTS_MAX, QUIET_ELECTION_TIMEOUTS};
+use crate::sim::{
+    self, SimConfig, SimReport, CLIENTS_MAX, FSYNC_INTERVAL_DEFAULT_NS, QUIET_ELECTION_TIMEOUTS,
+};
+use crate::storage::SyncPolicy;
 use crate::workload::WorkloadSpec;
 use anyhow::Context;
 use clap::Args;
@@ -76,6 +79,20 @@ pub struct SimArgs {
     /// Append batches in flight per follower (inflight_batches_max).
     #[arg(long, default_value_t = Config::default().inflight_batches_max)]
     pub inflight: usize,
+    /// When each node's simulated disk syncs: always (before a Ready's messages go out),
+    /// interval (the log every --fsync-interval; unsafe) or never (unsafe).
+    #[arg(long, default_value = "always",
+          value_parser = |text: &str| SyncPolicy::parse(text, FSYNC_INTERVAL_DEFAULT_NS))]
+    pub fsync: SyncPolicy,
+    /// The longest the log stays unsynced with --fsync interval.
+    #[arg(long, default_value = "10ms", value_parser = args::parse_duration)]
+    pub fsync_interval: u64,
+    /// Virtual time one fsync takes; a node's messages wait for it (0ns: at once).
+    #[arg(long, default_value = "0ns", value_parser = args::parse_duration)]
+    pub fsync_latency: u64,
+    /// Probability that a crash tears the last unsynced record or flips a bit in it.
+    #[arg(long, default_value = "0", value_parser = args::parse_probability)]
+    pub crash_damage: u32,
     /// Print only the JSON result on stdout.
     #[arg(long)]
     pub json: bool,
@@ -127,6 +144,14 @@ impl SimArgs {
             resend_threshold_ns: self.resend,
             batch_entries_max: self.batch,
             inflight_batches_max: self.inflight,
+            fsync: match self.fsync {
+                SyncPolicy::Interval { .. } => {
+                    SyncPolicy::Interval { interval_ns: self.fsync_interval }
+                }
+                policy => policy,
+            },
+            fsync_latency_ns: self.fsync_latency,
+            crash_damage_ppm: self.crash_damage,
             record_history: self.history.is_some(),
             record_trace: self.trace,
         }

@@ -13,6 +13,7 @@
 
 use super::config::SimConfig;
 use crate::args::{format_duration, Action, Event, PPM};
+use crate::storage::SyncPolicy;
 use crate::workload::WorkloadSpec;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
@@ -342,6 +343,9 @@ fn case_config(rng: &mut ChaCha8Rng, seed: u64, quiet_timeouts: u64) -> SimConfi
         resend_threshold_ns: rng.gen_range(1..=80) * MS,
         batch_entries_max: [1, 1, 2, 3, 8, 64, 256][rng.gen_range(0..7)],
         inflight_batches_max: rng.gen_range(1..=8),
+        fsync: SyncPolicy::Always,
+        fsync_latency_ns: 0,
+        crash_damage_ppm: 0,
         record_history: false,
         record_trace: false,
     }

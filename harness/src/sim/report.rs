@@ -7,6 +7,7 @@ use super::simulator::{End, Simulator, EVENTS_MAX};
 use super::trace::format_time;
 use crate::check::{self, Budget, Verdict};
 use crate::history::Operation;
+use crate::storage::SimStorageStats;
 use crate::workload::RequestCounts;
 use pinraft_engine::NodeId;
 use serde::Serialize;
@@ -58,8 +59,14 @@ pub struct SimReport {
     pub liveness_problems: Vec<String>,
     /// The leader at the end (0: none).
     pub leader: NodeId,
-    /// Nodes crashed during the run.
+    /// Nodes down at the end of the run (crashed and not restarted).
     pub crashed: Vec<NodeId>,
+    /// Restarts of crashed nodes from their disks.
+    pub restarts: u64,
+    /// What the simulated disks did, summed over nodes: `saves`, `syncs`, `bytes_written`,
+    /// `tail_cuts` (torn last records cut at recovery) and `entries_lost` (written, not
+    /// synced, lost to a crash).
+    pub storage: SimStorageStats,
     /// What each fault event did.
     pub events_applied: Vec<String>,
     /// Virtual time at the end of the run.
@@ -108,6 +115,12 @@ impl SimReport {
             ("leaders elected", self.leaders_elected.to_string()),
             ("leader at end", node_or_none(self.leader)),
             ("crashed", list_or_none(&self.crashed)),
+            ("restarts", self.restarts.to_string()),
+            ("disk saves", self.storage.saves.to_string()),
+            ("disk syncs", self.storage.syncs.to_string()),
+            ("disk bytes written", self.storage.bytes_written.to_string()),
+            ("disk tail cuts", self.storage.tail_cuts.to_string()),
+            ("entries lost", self.storage.entries_lost.to_string()),
             ("messages sent", self.messages.sent.to_string()),
             ("messages dropped", self.messages.dropped.to_string()),
             ("packets sent", self.batches.sent.to_string()),
@@ -193,7 +206,7 @@ impl Simulator {
             ops_committed: self.invariants.ops_committed(),
             entries_committed: self.invariants.entries_committed(),
             requests,
-            elections: self.nodes.iter().map(|n| n.stats().elections).sum(),
+            elections: self.elections(),
             leaders_elected: self.invariants.leaders_elected(),
             messages: self.network.messages,
             batches: self.network.batches,
@@ -203,6 +216,8 @@ impl Simulator {
             liveness_problems,
             leader: leader.unwrap_or(0),
             crashed: (1..=self.cfg.nodes).filter(|&n| self.is_crashed(n)).collect(),
+            restarts: self.restarts,
+            storage: self.disk_stats(),
             events_applied: self.events_applied.clone(),
             end_ns: self.now_ns,
             events_processed: self.events_processed,

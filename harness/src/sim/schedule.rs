@@ -105,7 +105,7 @@ impl Snapshot {
         Snapshot {
             at_ns: sim.now_ns,
             ops_committed: sim.invariants.ops_committed(),
-            elections: sim.nodes.iter().map(|n| n.stats().elections).sum(),
+            elections: sim.elections(),
             leaders_elected: sim.invariants.leaders_elected(),
         }
     }

@@ -11,7 +11,9 @@
 //! be synced before the save counts as done; the simulator lets a virtual fsync latency pass
 //! and then calls [`SimStorage::complete`]. A crash in between ([`SimStorage::crash`]) loses
 //! the writes, and may tear the last unsynced record or flip a bit in it ([`CrashDamage`]):
-//! damage only ever touches what was never synced, as on a disk that honours fsync.
+//! damage only ever touches what was never synced, as on a disk that honours fsync. Records
+//! that reach the disk that way bring the hard state written with them, which the WAL
+//! makes durable before it writes a record.
 //! [`Storage::save`] is `write` and `complete` at once.
 
 use super::hard_state;
@@ -211,6 +213,11 @@ impl SimStorage {
         let tail_records = (self.offsets.len() - tail_from) as u64;
         // The last record starts here in `tail`, when the tail holds one.
         let last = self.offsets.last().filter(|_| tail_records > 0).map(|&at| at - self.keep);
+        if damage != CrashDamage::Clean && last.is_some() {
+            // The records reached the disk, so the hard state written before them did too:
+            // a save makes its hard state durable before it writes a record (`wal.rs`).
+            self.durable_hard_state = self.hard_state;
+        }
         let lost = match (damage, last) {
             (CrashDamage::Clean, _) | (_, None) => tail_records,
             (CrashDamage::Torn(r), Some(start)) => {
@@ -381,6 +388,17 @@ mod tests {
         s.crash(CrashDamage::BitFlip(7));
         assert_eq!(s.recover().unwrap().hard_state, HardState { term: 3, vote: 2 });
         assert_eq!(s.stats().bytes_written, 2 * hard_state::LEN as u64);
+    }
+
+    #[test]
+    fn records_that_reach_the_disk_bring_the_hard_state_written_before_them() {
+        let mut s = SimStorage::new(SyncPolicy::Always);
+        s.save(hs(1, 1), 1, &mut batch(1, 2, 1).iter(), 0).unwrap();
+        write(&mut s, hs(2, 3), &batch(3, 4, 2));
+        s.crash(CrashDamage::Torn(3));
+        let r = s.recover().unwrap();
+        assert_eq!(r.hard_state, HardState { term: 2, vote: 3 });
+        assert_eq!(indexes(&r), [(1, 1), (2, 1), (3, 2)]);
     }
 
     #[test]
