@@ -13,8 +13,8 @@
 use pinraft_harness::cli::fuzz::{failures_text, run_campaign};
 use pinraft_harness::sim::{CampaignSpec, FaultSet, Shape, Summary};
 
-/// Seeds with crashes, and seeds with network faults only. About 35 s together on two
-/// cores in the test profile.
+/// Seeds with crashes and restarts, and seeds with network faults only. About 35 s
+/// together on two cores in the test profile.
 const ALL_SEEDS: u64 = 5_000;
 const NET_SEEDS: u64 = 2_500;
 const JOBS: usize = 2;
@@ -50,7 +50,7 @@ fn ci_seed_range_with_network_faults_passes() {
     let summary = campaign(FaultSet::Net, NET_SEEDS);
     for shape in Shape::ALL {
         let stats = &summary.shapes[shape.index()];
-        if shape.is_crash() {
+        if shape.is_crash() || shape.is_restart() {
             assert_eq!(stats.seeds, 0, "no crash with --faults net");
         } else {
             assert!(stats.seeds >= NET_SEEDS / 20, "{} in {} seeds", stats.shape, stats.seeds);

@@ -230,6 +230,11 @@ impl Simulator {
         if self.end != End::Running {
             return false;
         }
+        // A crash or restart made between steps may have broken an invariant.
+        if !self.invariants.is_clean() {
+            self.end = End::Violation;
+            return false;
+        }
         if self.quiet && self.outstanding == 0 && self.stable_leader().is_some() {
             self.end = End::Converged;
             return false;
