@@ -216,14 +216,29 @@ fn runs_with_restarts_replay_exactly() {
     }
 }
 
-/// The disks add no event and draw nothing while the fsync latency is zero: a default run
-/// is the run it was before they existed. This hash is `pinraft sim --seed 1` at commit
-/// e3328af, before the simulator had disks.
+/// The disks add no event and draw nothing while the fsync latency is zero: without a
+/// crash, the fsync policy and the crash damage change nothing in a run. (At the commit
+/// that added the disks, `pinraft sim` printed the trace hashes it printed before.)
 #[test]
-fn disks_without_a_fsync_latency_leave_the_default_run_unchanged() {
-    let report = sim::run(&SimConfig { seed: 1, ..SimConfig::default() }).unwrap();
-    assert_eq!(report.trace_hash, "739bf98aea8e341e");
-    assert!(report.storage.syncs > 0 && report.storage.saves == report.storage.syncs);
+fn disks_without_a_fsync_latency_add_no_event() {
+    let events = "split@1s,heal@2s";
+    for seed in 0..10 {
+        let cfg = SimConfig { events: parse_events(events).unwrap(), ..base(3, seed) };
+        let cfg = SimConfig { fsync_latency_ns: 0, crash_damage_ppm: 0, ..cfg };
+        let plain = sim::run(&cfg).unwrap();
+        assert!(plain.storage.syncs > 0 && plain.storage.saves == plain.storage.syncs);
+        for other in [
+            SimConfig { fsync: SyncPolicy::Never, ..cfg.clone() },
+            SimConfig { fsync: SyncPolicy::Interval { interval_ns: MS }, ..cfg.clone() },
+            SimConfig { crash_damage_ppm: PPM, ..cfg.clone() },
+        ] {
+            let run = sim::run(&other).unwrap();
+            assert_eq!(run.trace_hash, plain.trace_hash, "{}", other.command_line());
+            assert_eq!(run.events_processed, plain.events_processed);
+        }
+        let slow = sim::run(&SimConfig { fsync_latency_ns: 100_000, ..cfg.clone() }).unwrap();
+        assert!(slow.events_processed > plain.events_processed, "fsync events");
+    }
 }
 
 /// With `--fsync never` a node sends before anything is durable, so a crash loses the

@@ -1,9 +1,10 @@
 //! The deterministic simulator (issue 3; TigerBeetle's VOPR is the model): one thread, a
 //! virtual clock, an event queue ordered by (time, sequence) and one seeded RNG from which
 //! every random choice derives. It drives the real engine through packet loss, delay,
-//! duplication, reordering, partitions and crashes, checks Raft's safety properties after
-//! every event, and ends with a quiet phase in which the cluster must converge: a leader,
-//! and every request answered. The same configuration always replays the same run.
+//! duplication, reordering, partitions, crashes and restarts from simulated disks, checks
+//! Raft's safety properties after every event, and ends with a quiet phase in which the
+//! cluster must converge: a leader, and every request answered. The same configuration
+//! always replays the same run.
 //!
 //! - `config` — `SimConfig`: every parameter, validation, the replay command line
 //! - `simulator` — `Simulator`: the event loop, stepped by hand or run to the end;
