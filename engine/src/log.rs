@@ -139,6 +139,14 @@ impl Log {
         self.unsent_from = self.unsent_from.max(self.offset + 1);
     }
 
+    /// A snapshot through `index` is being handed to the runtime: the entries it covers
+    /// need not be handed out too (the runtime makes the snapshot durable first), and count
+    /// as durable once that `Ready` is performed.
+    pub(crate) fn covered_by_snapshot(&mut self, index: Index) {
+        self.stable = self.stable.max(index.min(self.len));
+        self.unsent_from = self.unsent_from.max(index + 1);
+    }
+
     /// Replaces the whole log by a snapshot's end: the log is empty and continues after
     /// `index`, whose term is `term` (section 7, when the follower's log does not hold the
     /// snapshot's last entry).

@@ -15,8 +15,8 @@ pub struct Ready {
     /// A snapshot to make durable, after the hard state and before the entries: one this
     /// node took of its own state machine, or one a leader sent it. Once it is durable, the
     /// durable entries at or below its index may be dropped (it covers them); a durable log
-    /// that ends before its index continues at its index + 1. `committed` skips the indexes
-    /// it covers.
+    /// that ends before its index continues at its index + 1. `entries` then starts after its
+    /// index, and `committed` skips the indexes it covers.
     pub snapshot: Option<Snapshot>,
     /// Log entries to make durable before any message below is sent, read with
     /// [`crate::Node::entries`]. A durable log holding entries at or after `entries.start`

@@ -13,8 +13,8 @@
 use pinraft_harness::cli::fuzz::{failures_text, run_campaign};
 use pinraft_harness::sim::{CampaignSpec, FaultSet, Shape, Summary};
 
-/// Seeds with crashes, and seeds with network faults only. About 35 s together on two
-/// cores in the test profile.
+/// Seeds with crashes and restarts, and seeds with network faults only. About 35 s
+/// together on two cores in the test profile.
 const ALL_SEEDS: u64 = 5_000;
 const NET_SEEDS: u64 = 2_500;
 const JOBS: usize = 2;
@@ -43,6 +43,9 @@ fn ci_seed_range_with_crashes_passes() {
         assert!(stats.seeds >= ALL_SEEDS / 20, "{} applied in {} seeds", stats.shape, stats.seeds);
     }
     assert!(summary.quiet_timeouts_max > 0.0);
+    // Crashes caught writes before their fsync, and some tore the last record.
+    assert!(summary.restarts > ALL_SEEDS / 2, "{} restarts", summary.restarts);
+    assert!(summary.entries_lost > 0 && summary.tail_cuts > 0, "{summary:?}");
 }
 
 #[test]
@@ -50,7 +53,7 @@ fn ci_seed_range_with_network_faults_passes() {
     let summary = campaign(FaultSet::Net, NET_SEEDS);
     for shape in Shape::ALL {
         let stats = &summary.shapes[shape.index()];
-        if shape.is_crash() {
+        if shape.is_crash() || shape.is_restart() {
             assert_eq!(stats.seeds, 0, "no crash with --faults net");
         } else {
             assert!(stats.seeds >= NET_SEEDS / 20, "{} in {} seeds", stats.shape, stats.seeds);

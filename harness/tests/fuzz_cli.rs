@@ -31,8 +31,13 @@ fn the_same_arguments_print_the_same_output_whatever_the_jobs() {
         "violations",
         "liveness failures",
         "unknown checks",
+        "restarts",
+        "unsynced entries lost",
+        "torn records cut",
         "partial",
         "crash-candidate",
+        "crash-restart",
+        "crash-mid-sync",
     ] {
         assert!(one.stdout.lines().any(|l| l.starts_with(row)), "{row}: {}", one.stdout);
     }
@@ -60,7 +65,10 @@ fn json_carries_the_issue_keys() {
     assert_eq!(v["failing_seeds"], serde_json::json!([]));
     assert_eq!(v["reproduce"], "pinraft fuzz --seeds 40 --from 3 --faults net --json");
     assert!(v["events"].as_u64().unwrap() > 0 && v["simulated_ns"].as_u64().unwrap() > 0);
-    assert_eq!(v["shapes"].as_array().unwrap().len(), 11);
+    assert_eq!(v["shapes"].as_array().unwrap().len(), 13);
+    for key in ["restarts", "entries_lost", "tail_cuts"] {
+        assert_eq!(v[key], 0, "{key}: no crash with --faults net");
+    }
     assert!(out.header.starts_with("pinraft fuzz: seeds 3..=42, faults net"), "{}", out.header);
     assert!(out.header.ends_with("reproduce: pinraft fuzz --seeds 40 --from 3 --faults net\n"));
     assert!(out.stderr.is_empty(), "no failure: {}", out.stderr);

@@ -8,6 +8,7 @@ use pinraft_harness::sim::{
     run_case, End, Fault, FaultSet, FuzzCase, ScheduledFault, Shape, SimConfig,
     FUZZ_QUIET_ELECTION_TIMEOUTS, SPREAD_DELAYS_MIN,
 };
+use pinraft_harness::storage::SyncPolicy;
 use pinraft_harness::workload::WorkloadSpec;
 
 const MS: u64 = 1_000_000;
@@ -48,6 +49,11 @@ fn seed_1914(election_timeout_max_ns: u64) -> FuzzCase {
             resend_threshold_ns: 22 * MS,
             batch_entries_max: 2,
             inflight_batches_max: 6,
+            snapshot_entries_threshold: 0,
+            snapshot_chunk_bytes: 1 << 20,
+            fsync: SyncPolicy::Always,
+            fsync_latency_ns: 0,
+            crash_damage_ppm: 0,
             record_history: false,
             record_trace: false,
         },
@@ -198,6 +204,11 @@ fn seed_15() -> FuzzCase {
             resend_threshold_ns: 17 * MS,
             batch_entries_max: 1,
             inflight_batches_max: 1,
+            snapshot_entries_threshold: 0,
+            snapshot_chunk_bytes: 1 << 20,
+            fsync: SyncPolicy::Always,
+            fsync_latency_ns: 0,
+            crash_damage_ppm: 0,
             record_history: false,
             record_trace: false,
         },

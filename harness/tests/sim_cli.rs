@@ -120,6 +120,9 @@ fn bad_flags_are_clap_errors_with_exit_code_2() {
         "--events kill-leader",
         "--mix 2",
         "--seed -1",
+        "--fsync sometimes",
+        "--fsync-latency 5",
+        "--crash-damage 2",
     ] {
         let err = parse(flags).err().unwrap_or_else(|| panic!("{flags} must be rejected"));
         assert_eq!(err.exit_code(), 2, "{flags}");
@@ -130,7 +133,9 @@ fn bad_flags_are_clap_errors_with_exit_code_2() {
 fn invalid_combinations_are_one_line_errors() {
     for (flags, want) in [
         ("--events crash:4@1s", "out of range 1..=3"),
-        ("--events restart:1@1s", "restart needs durable storage"),
+        ("--events restart:1@1s", "node 1 is up then"),
+        ("--fsync interval --fsync-interval 0ns", "fsync interval"),
+        ("--fsync-latency 2s", "fsync latency"),
         ("--duration 2s --events heal@3s", "after the fault phase"),
         ("--heartbeat 200ms", "heartbeat_interval_ns"),
         ("--batch 0", "batch_entries_max"),
@@ -154,4 +159,28 @@ fn a_run_that_cannot_converge_fails_with_the_reason() {
 fn the_flag_defaults_are_the_simulator_defaults() {
     use pinraft_harness::sim::SimConfig;
     assert_eq!(SimArgs::default().config(), SimConfig::default());
+}
+
+#[test]
+fn restarts_and_the_disks_are_in_the_json_and_the_replay_command() {
+    let flags = "--seed 3 --duration 2s --clients 3 --fsync-latency 300us --crash-damage 50% \
+                 --events crash:2@500ms,restart:2@700ms,kill-leader@1s,restart:1@1200ms";
+    let out = output(&format!("{flags} --json"));
+    assert!(out.passed, "{}", out.stdout);
+    let json: serde_json::Value = serde_json::from_str(&out.stdout).unwrap();
+    assert!(json["restarts"].as_u64().unwrap() >= 1, "{}", out.stdout);
+    for key in ["saves", "syncs", "bytes_written", "tail_cuts", "entries_lost"] {
+        assert!(json["storage"][key].is_u64(), "storage.{key}");
+    }
+    assert!(json["storage"]["syncs"].as_u64().unwrap() > 0);
+    assert_eq!(json["config"]["fsync"], "always");
+    assert_eq!(json["config"]["fsync_latency_ns"], 300_000);
+    assert_eq!(json["config"]["crash_damage_ppm"], 500_000);
+    let command = json["reproduce"].as_str().unwrap();
+    assert!(command.contains("--fsync always --fsync-latency 300us --crash-damage 50%"));
+    let again = output(command.strip_prefix("pinraft sim ").unwrap());
+    assert_eq!(again.stdout, out.stdout);
+    let text = output(flags).stdout;
+    assert!(text.contains("event: restart:2@700ms: restarted node 2 in term"), "{text}");
+    assert!(text.lines().any(|l| l.starts_with("restarts ")), "{text}");
 }

@@ -3,8 +3,10 @@
 //! that must pass. A checker that cannot fail is a defect.
 
 use bytes::Bytes;
-use pinraft_engine::{ClientReply, ClientRequest, Entry, Index, Op, Outcome, Payload, Role, Term};
-use pinraft_harness::sim::invariants::Invariants;
+use pinraft_engine::{
+    ClientReply, ClientRequest, Entry, HardState, Index, Op, Outcome, Payload, Role, Term,
+};
+use pinraft_harness::sim::invariants::{Invariants, LogView};
 use std::sync::Arc;
 
 fn noop(index: Index, term: Term) -> Entry {
@@ -178,6 +180,96 @@ fn a_retry_committed_twice_applies_once() {
     inv.replied(10, 1, &ok(3, 1, Some("b")));
     assert!(inv.is_clean(), "{:?}", inv.violations());
     assert_eq!((inv.ops_committed(), inv.entries_committed()), (3, 4));
+}
+
+fn hs(term: Term, vote: u64) -> HardState {
+    HardState { term, vote }
+}
+
+#[test]
+fn durable_hard_state_catches_a_restart_behind_what_the_node_acted_on() {
+    for (restarted, ok) in [
+        (hs(3, 2), true),
+        (hs(4, 0), true),
+        (hs(2, 2), false),
+        (hs(3, 0), false),
+        (hs(3, 1), false),
+    ] {
+        let mut inv = Invariants::new();
+        inv.released(1, hs(1, 1));
+        inv.released(1, hs(3, 2));
+        inv.restarted(10, 1, restarted, 1);
+        if ok {
+            assert!(inv.is_clean(), "{restarted:?}: {:?}", inv.violations());
+        } else {
+            assert_one_violation(&inv, "durable hard state");
+        }
+    }
+    // A vote not yet cast may be cast after the restart.
+    let mut inv = Invariants::new();
+    inv.released(2, hs(5, 0));
+    inv.restarted(10, 2, hs(5, 3), 1);
+    assert!(inv.is_clean(), "{:?}", inv.violations());
+    // A node that never acted may restart with anything.
+    inv.restarted(10, 3, hs(0, 0), 1);
+    assert!(inv.is_clean(), "{:?}", inv.violations());
+}
+
+#[test]
+fn committed_entries_survive_catches_a_crash_that_leaves_a_minority_holding_one() {
+    let mut inv = Invariants::new();
+    let full = vec![noop(1, 1), put(2, 1, 1, 1, "a")];
+    inv.applied(10, 1, 1, &full[..], 1..3);
+    let short = vec![noop(1, 1)];
+    let other = vec![noop(1, 1), put(2, 2, 7, 7, "z")];
+    let logs: [&dyn LogView; 3] = [&full, &full, &short];
+    inv.durability(20, 3, &logs);
+    assert!(inv.is_clean(), "{:?}", inv.violations());
+    let logs: [&dyn LogView; 3] = [&full, &other, &short];
+    inv.durability(30, 2, &logs);
+    assert_one_violation(&inv, "committed entries survive");
+    assert!(inv.violations()[0].contains("index 2"), "{:?}", inv.violations());
+}
+
+#[test]
+fn a_restarted_node_applies_from_index_1_again_and_must_apply_the_same_entries() {
+    let log = [noop(1, 1), put(2, 1, 1, 1, "a"), put(3, 1, 1, 2, "b")];
+    let mut inv = Invariants::new();
+    inv.applied(10, 1, 1, &log[..], 1..4);
+    inv.restarted(20, 1, hs(1, 1), 1);
+    inv.applied(30, 1, 2, &log[..], 1..3);
+    inv.applied(40, 1, 2, &log[..], 3..4);
+    assert!(inv.is_clean(), "{:?}", inv.violations());
+    assert_eq!(inv.ops_committed(), 2, "a re-applied entry is not committed twice");
+
+    // Without a restart, applying from 1 again is out of order.
+    inv.applied(50, 2, 2, &log[..], 1..2);
+    inv.applied(60, 2, 2, &log[..], 1..2);
+    assert_one_violation(&inv, "state machine safety");
+
+    // After a restart, a different entry at an applied index is still a violation.
+    let mut inv = Invariants::new();
+    inv.applied(10, 1, 1, &log[..], 1..4);
+    inv.restarted(20, 1, hs(1, 1), 1);
+    let other = [noop(1, 1), put(2, 1, 9, 9, "z")];
+    inv.applied(30, 1, 2, &other[..], 1..3);
+    assert_one_violation(&inv, "state machine safety");
+}
+
+#[test]
+fn a_failed_restart_is_a_violation() {
+    let mut inv = Invariants::new();
+    inv.restart_failed(10, 2, "cannot restart: its disk: corrupt".to_string());
+    assert_one_violation(&inv, "durable state");
+}
+
+#[test]
+fn forgetting_a_node_forgets_what_it_acted_on() {
+    let mut inv = Invariants::new();
+    inv.released(1, hs(5, 1));
+    inv.forget(1);
+    inv.restarted(10, 1, hs(0, 0), 1);
+    assert!(inv.is_clean(), "{:?}", inv.violations());
 }
 
 #[test]

@@ -31,7 +31,10 @@ impl Node {
         }
         let index = self.applied;
         let term = self.log.term(index).expect("applied entries are in the log");
-        self.log.compact_to(last);
+        // Never past what the runtime has yet to read as committed: several snapshots can
+        // be taken between two `Ready`s.
+        self.log.compact_to(last.min(self.committed_from - 1));
+        self.log.covered_by_snapshot(index);
         self.snapshot = Some(Snapshot { index, term, data: self.kv.encode() });
         self.snapshot_unsaved = true;
         self.stats.snapshots_taken += 1;

@@ -2,9 +2,11 @@
 //! simulations (issue 7). Each seed derives every parameter of its run (`sim::FuzzCase`):
 //! 3-7 nodes, loss, duplication, reordering, delays, engine knobs, and a schedule of fault
 //! shapes (partitions of every shape; with `--faults all`, crashes of leaders, followers
-//! and candidates). Invariants are checked after every event, the client history for
-//! linearizability at the end, and after the fault phase a quiet phase of at most
-//! `--quiet-timeouts` maximal election timeouts must elect a leader and answer everything.
+//! and candidates, and crash-restarts of any node, mid-fsync ones included, on disks with
+//! a fsync latency drawn from the seed). Invariants are checked after every event, the
+//! client history for linearizability at the end, and after the fault phase a quiet phase
+//! of at most `--quiet-timeouts` maximal election timeouts must elect a leader and answer
+//! everything.
 //!
 //! Output: a progress bar on stderr (only on a terminal); each failing seed with its
 //! parameters, the command that replays it alone and the last events of its trace; then
@@ -44,7 +46,7 @@ pub struct FuzzArgs {
           value_parser = clap::value_parser!(u64).range(1..=JOBS_MAX))]
     pub jobs: u64,
     /// Fault set: `net` (loss, duplication, reordering, delays, partitions) or `all`
-    /// (also crashes of leaders, followers and candidates).
+    /// (also crashes of leaders, followers and candidates, and crash-restarts).
     #[arg(long, default_value = "all", value_parser = FaultSet::parse)]
     pub faults: FaultSet,
     /// Length of the quiet phase, in maximal election timeouts: the liveness bound.
@@ -243,6 +245,9 @@ fn totals(s: &Summary, wall: Duration) -> String {
         ("events simulated", s.events.to_string()),
         ("simulated time", format!("{:.3}s", s.simulated_ns as f64 / 1e9)),
         ("wall time", format!("{:.3}s", wall.as_secs_f64())),
+        ("restarts", s.restarts.to_string()),
+        ("unsynced entries lost", s.entries_lost.to_string()),
+        ("torn records cut", s.tail_cuts.to_string()),
         ("violations", s.violations.to_string()),
         ("not linearizable", s.not_linearizable.to_string()),
         ("liveness failures", s.liveness_failures.to_string()),

@@ -6,7 +6,10 @@
 
 use crate::args;
 use crate::history;
-use crate::sim::{self, SimConfig, SimReport, CLIENTS_MAX, QUIET_ELECTION_TIMEOUTS};
+use crate::sim::{
+    self, SimConfig, SimReport, CLIENTS_MAX, FSYNC_INTERVAL_DEFAULT_NS, QUIET_ELECTION_TIMEOUTS,
+};
+use crate::storage::SyncPolicy;
 use crate::workload::WorkloadSpec;
 use anyhow::Context;
 use clap::Args;
@@ -76,6 +79,28 @@ pub struct SimArgs {
     /// Append batches in flight per follower (inflight_batches_max).
     #[arg(long, default_value_t = Config::default().inflight_batches_max)]
     pub inflight: usize,
+    /// Snapshot and compact the log every this many applied entries
+    /// (snapshot_entries_threshold); 0: never.
+    #[arg(long, default_value_t = Config::default().snapshot_entries_threshold)]
+    pub snapshot_every: u64,
+    /// Most snapshot bytes in one InstallSnapshot chunk (snapshot_chunk_bytes).
+    #[arg(long, default_value_t = Config::default().snapshot_chunk_bytes as u64,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub snapshot_chunk: u64,
+    /// When each node's simulated disk syncs: always (before a Ready's messages go out),
+    /// interval (the log every --fsync-interval; unsafe) or never (unsafe).
+    #[arg(long, default_value = "always",
+          value_parser = |text: &str| SyncPolicy::parse(text, FSYNC_INTERVAL_DEFAULT_NS))]
+    pub fsync: SyncPolicy,
+    /// The longest the log stays unsynced with --fsync interval.
+    #[arg(long, default_value = "10ms", value_parser = args::parse_duration)]
+    pub fsync_interval: u64,
+    /// Virtual time one fsync takes; a node's messages wait for it (0ns: at once).
+    #[arg(long, default_value = "0ns", value_parser = args::parse_duration)]
+    pub fsync_latency: u64,
+    /// Probability that a crash tears the last unsynced record or flips a bit in it.
+    #[arg(long, default_value = "0", value_parser = args::parse_probability)]
+    pub crash_damage: u32,
     /// Print only the JSON result on stdout.
     #[arg(long)]
     pub json: bool,
@@ -127,6 +152,16 @@ impl SimArgs {
             resend_threshold_ns: self.resend,
             batch_entries_max: self.batch,
             inflight_batches_max: self.inflight,
+            snapshot_entries_threshold: self.snapshot_every,
+            snapshot_chunk_bytes: usize::try_from(self.snapshot_chunk).unwrap_or(usize::MAX),
+            fsync: match self.fsync {
+                SyncPolicy::Interval { .. } => {
+                    SyncPolicy::Interval { interval_ns: self.fsync_interval }
+                }
+                policy => policy,
+            },
+            fsync_latency_ns: self.fsync_latency,
+            crash_damage_ppm: self.crash_damage,
             record_history: self.history.is_some(),
             record_trace: self.trace,
         }

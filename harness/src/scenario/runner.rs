@@ -70,6 +70,7 @@ fn sim_config(scenario: &Scenario, seed: u64) -> SimConfig {
         inflight_batches_max: e.inflight_batches_max,
         record_history: false,
         record_trace: false,
+        ..SimConfig::default()
     }
 }
 

@@ -106,6 +106,12 @@ pub struct SeedResult {
     pub events: u64,
     /// Virtual time at the end.
     pub end_ns: u64,
+    /// Restarts of crashed nodes from their disks.
+    pub restarts: u64,
+    /// Written entries crashes took before they were synced.
+    pub entries_lost: u64,
+    /// Torn or corrupt last records cut at recovery.
+    pub tail_cuts: u64,
     /// Invariant violations found, a panic counting as one (not the linearizability
     /// check's verdict: that is `check`).
     pub violations: usize,
@@ -176,6 +182,9 @@ pub fn run_seed(spec: &CampaignSpec, seed: u64) -> SeedResult {
         shapes: run.shapes_applied,
         events: report.events_processed,
         end_ns: report.end_ns,
+        restarts: report.restarts,
+        entries_lost: report.storage.entries_lost,
+        tail_cuts: report.storage.tail_cuts,
         violations: invariant_violations + usize::from(run.panic.is_some()),
         check,
         liveness_failure: report.liveness_failure && run.panic.is_none(),
@@ -287,6 +296,12 @@ pub struct Summary {
     pub events: u64,
     /// Virtual time simulated, summed over seeds.
     pub simulated_ns: u64,
+    /// Restarts of crashed nodes from their disks, summed over seeds.
+    pub restarts: u64,
+    /// Written entries crashes took before they were synced, summed over seeds.
+    pub entries_lost: u64,
+    /// Torn or corrupt last records cut at recovery, summed over seeds.
+    pub tail_cuts: u64,
     /// Seeds with a violation (invariants or linearizability).
     pub violations: u64,
     /// Of those, seeds whose history is not linearizable.
@@ -325,6 +340,9 @@ impl Summary {
             check_states_max: spec.check_states_max(),
             events: 0,
             simulated_ns: 0,
+            restarts: 0,
+            entries_lost: 0,
+            tail_cuts: 0,
             violations: 0,
             not_linearizable: 0,
             liveness_failures: 0,
@@ -342,6 +360,9 @@ impl Summary {
         self.seeds += 1;
         self.events += r.events;
         self.simulated_ns += r.end_ns;
+        self.restarts += r.restarts;
+        self.entries_lost += r.entries_lost;
+        self.tail_cuts += r.tail_cuts;
         self.violations += u64::from(r.violation());
         self.not_linearizable += u64::from(r.check == Check::NotLinearizable);
         self.liveness_failures += u64::from(r.liveness_failure);

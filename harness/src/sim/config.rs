@@ -3,6 +3,7 @@
 //! that replays the run.
 
 use crate::args::{self, Action, Event, PPM};
+use crate::storage::SyncPolicy;
 use crate::workload::WorkloadSpec;
 use pinraft_engine::{Config, NodeId, MEMBERS_MAX};
 use serde::Serialize;
@@ -13,6 +14,12 @@ pub const CLIENTS_MAX: u64 = 10_000;
 /// The default quiet phase lasts this many maximal election timeouts: room for several
 /// failed elections, a winner, and every outstanding request to be retried and answered.
 pub const QUIET_ELECTION_TIMEOUTS: u64 = 20;
+
+/// The longest virtual fsync a run may have.
+pub const FSYNC_LATENCY_MAX_NS: u64 = 1_000_000_000;
+
+/// The interval of `--fsync interval` unless `--fsync-interval` says otherwise.
+pub const FSYNC_INTERVAL_DEFAULT_NS: u64 = 10_000_000;
 
 /// Every parameter of a run. One seed derives every random choice; the rest is spelled out.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -55,6 +62,22 @@ pub struct SimConfig {
     pub batch_entries_max: usize,
     /// Engine knob.
     pub inflight_batches_max: usize,
+    /// Engine knob: snapshot and compact every this many applied entries (0: never).
+    pub snapshot_entries_threshold: u64,
+    /// Engine knob: most snapshot bytes per `InstallSnapshot` chunk.
+    pub snapshot_chunk_bytes: usize,
+    /// When each node's simulated disk syncs: JSON `fsync` (`always`, `interval`, `never`)
+    /// and, for `interval`, `fsync_interval_ns`. With `interval` and `never` a node sends
+    /// before its writes are durable, so a crash can lose what it acknowledged.
+    #[serde(flatten)]
+    pub fsync: SyncPolicy,
+    /// How long one fsync takes in virtual time. A node waits for it: what its `Ready`
+    /// sends goes out only once the `Ready`'s writes are synced, and a crash meanwhile
+    /// loses them. Zero: a save is durable at once.
+    pub fsync_latency_ns: u64,
+    /// Probability (ppm) that a crash lets its unsynced writes reach the disk with the last
+    /// record torn or one of its bits flipped (half each); otherwise they are lost whole.
+    pub crash_damage_ppm: u32,
     /// Keep every client operation for the history (`SimReport::history`).
     #[serde(skip)]
     pub record_history: bool,
@@ -86,6 +109,11 @@ impl Default for SimConfig {
             resend_threshold_ns: engine.resend_threshold_ns,
             batch_entries_max: engine.batch_entries_max,
             inflight_batches_max: engine.inflight_batches_max,
+            snapshot_entries_threshold: engine.snapshot_entries_threshold,
+            snapshot_chunk_bytes: engine.snapshot_chunk_bytes,
+            fsync: SyncPolicy::Always,
+            fsync_latency_ns: 0,
+            crash_damage_ppm: 0,
             record_history: false,
             record_trace: false,
         }
@@ -104,8 +132,9 @@ impl SimConfig {
             resend_threshold_ns: self.resend_threshold_ns,
             batch_entries_max: self.batch_entries_max,
             inflight_batches_max: self.inflight_batches_max,
+            snapshot_entries_threshold: self.snapshot_entries_threshold,
+            snapshot_chunk_bytes: self.snapshot_chunk_bytes,
             seed,
-            ..Config::default()
         }
     }
 
@@ -117,9 +146,12 @@ impl SimConfig {
         if !(1..=CLIENTS_MAX).contains(&self.clients) {
             return Err(format!("clients: {} is out of range 1..={CLIENTS_MAX}", self.clients));
         }
-        for (name, ppm) in
-            [("loss", self.loss_ppm), ("dup", self.dup_ppm), ("reorder", self.reorder_ppm)]
-        {
+        for (name, ppm) in [
+            ("loss", self.loss_ppm),
+            ("dup", self.dup_ppm),
+            ("reorder", self.reorder_ppm),
+            ("crash-damage", self.crash_damage_ppm),
+        ] {
             if ppm > PPM {
                 return Err(format!("{name}: {ppm} ppm is above 100%"));
             }
@@ -133,6 +165,16 @@ impl SimConfig {
         if self.duration_ns == 0 || self.client_timeout_ns == 0 || self.workload.keys == 0 {
             return Err("duration, client timeout and keys must be greater than zero".to_string());
         }
+        if self.fsync_latency_ns > FSYNC_LATENCY_MAX_NS {
+            return Err(format!(
+                "fsync latency: {} is above {}",
+                args::format_duration(self.fsync_latency_ns),
+                args::format_duration(FSYNC_LATENCY_MAX_NS)
+            ));
+        }
+        if self.fsync == (SyncPolicy::Interval { interval_ns: 0 }) {
+            return Err("fsync interval: must be greater than zero".to_string());
+        }
         self.engine_config(1, 0).validate().map_err(|e| format!("engine config: {e}"))?;
         self.validate_events()
     }
@@ -140,16 +182,46 @@ impl SimConfig {
     fn validate_events(&self) -> Result<(), String> {
         args::check_event_nodes(&self.events, self.nodes)?;
         for event in &self.events {
-            if let Action::Restart(_) = event.action {
-                return Err(format!(
-                    "event '{event}': restart needs durable storage, not supported yet"
-                ));
-            }
             if event.at_ns >= self.duration_ns {
                 return Err(format!(
                     "event '{event}': after the fault phase, which ends at {}",
                     args::format_duration(self.duration_ns)
                 ));
+            }
+        }
+        self.validate_restarts()
+    }
+
+    /// A `restart:N` must follow an event that crashed node N, or one that may have (a
+    /// `kill-leader` or `kill-follower` picks its node at run time; a restart of a node that
+    /// turns out to be up is a no-op, recorded as such). Events run in time order, events
+    /// at the same time in the order given.
+    fn validate_restarts(&self) -> Result<(), String> {
+        #[derive(Clone, Copy, PartialEq)]
+        enum Down {
+            No,
+            Maybe,
+            Yes,
+        }
+        let mut down = vec![Down::No; self.nodes as usize];
+        for event in &self.events {
+            match event.action {
+                Action::Crash(node) => down[node as usize - 1] = Down::Yes,
+                Action::KillLeader | Action::KillFollower => {
+                    for d in down.iter_mut().filter(|d| **d == Down::No) {
+                        *d = Down::Maybe;
+                    }
+                }
+                Action::Restart(node) => {
+                    if down[node as usize - 1] == Down::No {
+                        return Err(format!(
+                            "event '{event}': node {node} is up then (no earlier event \
+                             crashes it)"
+                        ));
+                    }
+                    down[node as usize - 1] = Down::No;
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -158,7 +230,8 @@ impl SimConfig {
     /// The parameter line printed first: `seed=N` and every parameter.
     pub fn describe(&self) -> String {
         let fields = self.flags();
-        let pairs: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={v}")).collect();
+        let pairs: Vec<String> =
+            fields.iter().filter(|(_, v)| !v.is_empty()).map(|(k, v)| format!("{k}={v}")).collect();
         pairs.join(" ")
     }
 
@@ -166,7 +239,7 @@ impl SimConfig {
     pub fn command_line(&self) -> String {
         let mut line = String::from("pinraft sim");
         for (flag, value) in self.flags() {
-            if flag == "events" && self.events.is_empty() {
+            if (flag == "events" && self.events.is_empty()) || value.is_empty() {
                 continue;
             }
             line.push_str(&format!(" --{flag} {value}"));
@@ -174,7 +247,8 @@ impl SimConfig {
         line
     }
 
-    /// Every parameter as (flag name, value in the flag's syntax).
+    /// Every parameter as (flag name, value in the flag's syntax); an empty value is a flag
+    /// that does not apply (`fsync-interval` without `--fsync interval`).
     fn flags(&self) -> Vec<(&'static str, String)> {
         let d = args::format_duration;
         let p = args::format_ppm;
@@ -203,6 +277,30 @@ impl SimConfig {
             ("resend", d(self.resend_threshold_ns)),
             ("batch", self.batch_entries_max.to_string()),
             ("inflight", self.inflight_batches_max.to_string()),
+            (
+                "snapshot-every",
+                match self.snapshot_entries_threshold {
+                    0 => String::new(),
+                    n => n.to_string(),
+                },
+            ),
+            (
+                "snapshot-chunk",
+                match self.snapshot_entries_threshold {
+                    0 => String::new(),
+                    _ => self.snapshot_chunk_bytes.to_string(),
+                },
+            ),
+            ("fsync", self.fsync.name().to_string()),
+            (
+                "fsync-interval",
+                match self.fsync {
+                    SyncPolicy::Interval { interval_ns } => d(interval_ns),
+                    _ => String::new(),
+                },
+            ),
+            ("fsync-latency", d(self.fsync_latency_ns)),
+            ("crash-damage", p(self.crash_damage_ppm)),
         ]
     }
 }
@@ -220,8 +318,14 @@ mod tests {
             "pinraft sim --seed 0 --nodes 3 --duration 10s --quiet 6s --clients 8 --loss 0% \
              --dup 0% --reorder 0% --delay 1ms-5ms --keys 16 --mix 50% --value-size 16 \
              --client-timeout 500ms --election-timeout 150ms-300ms --heartbeat 50ms \
-             --resend 20ms --batch 256 --inflight 1"
+             --resend 20ms --batch 256 --inflight 1 --fsync always --fsync-latency 0ns \
+             --crash-damage 0%"
         );
+        let interval = SimConfig {
+            fsync: SyncPolicy::Interval { interval_ns: 5_000_000 },
+            ..SimConfig::default()
+        };
+        assert!(interval.command_line().contains(" --fsync interval --fsync-interval 5ms "));
         assert!(cfg.describe().starts_with("seed=0 nodes=3 duration=10s"));
     }
 
@@ -241,12 +345,51 @@ mod tests {
                 "engine config",
             ),
             (events("crash:4@1s"), "out of range"),
-            (events("restart:1@1s"), "durable storage"),
+            (events("restart:1@1s"), "node 1 is up then"),
+            (events("crash:1@1s,restart:1@2s,restart:1@3s"), "node 1 is up then"),
+            (events("restart:1@1s,crash:1@2s"), "node 1 is up then"),
+            (SimConfig { crash_damage_ppm: PPM + 1, ..SimConfig::default() }, "crash-damage"),
+            (SimConfig { fsync_latency_ns: 2_000_000_000, ..SimConfig::default() }, "fsync"),
+            (
+                SimConfig {
+                    fsync: SyncPolicy::Interval { interval_ns: 0 },
+                    ..SimConfig::default()
+                },
+                "fsync interval",
+            ),
             (events("heal@10s"), "after the fault phase"),
         ];
         for (cfg, want) in cases {
             let err = cfg.validate().unwrap_err();
             assert!(err.contains(want) && !err.contains('\n'), "{err}");
         }
+    }
+
+    #[test]
+    fn a_restart_must_follow_a_crash_that_may_have_hit_its_node() {
+        for ok in [
+            "crash:2@1s,restart:2@2s",
+            "crash:2@1s,restart:2@1s",
+            "kill-leader@1s,restart:3@2s",
+            "kill-follower@1s,restart:1@2s,crash:1@3s,restart:1@4s",
+        ] {
+            let cfg = SimConfig { events: args::parse_events(ok).unwrap(), ..SimConfig::default() };
+            assert_eq!(cfg.validate(), Ok(()), "{ok}");
+        }
+    }
+
+    #[test]
+    fn the_fsync_policy_is_flat_in_json() {
+        let json = |fsync| serde_json::to_value(SimConfig { fsync, ..SimConfig::default() });
+        let always = json(SyncPolicy::Always).unwrap();
+        assert_eq!(always["fsync"], "always");
+        assert!(always.get("fsync_interval_ns").is_none());
+        assert_eq!(always["fsync_latency_ns"], 0);
+        assert_eq!(always["crash_damage_ppm"], 0);
+        let interval = json(SyncPolicy::Interval { interval_ns: 7 }).unwrap();
+        assert_eq!(
+            (&interval["fsync"], &interval["fsync_interval_ns"]),
+            (&"interval".into(), &7.into())
+        );
     }
 }

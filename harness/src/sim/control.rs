@@ -1,32 +1,106 @@
-//! The control surface of a `Simulator` for tests and fault events: crash a node, cut
-//! links, heal, restart a node with amnesia, and read who leads.
+//! The control surface of a `Simulator` for tests and fault events: crash and restart a
+//! node, cut links, heal, restart a node with amnesia, and read who leads.
 
 use super::invariants::Invariants;
+use super::report::SnapshotCounts;
 use super::simulator::{End, Simulator};
+use super::trace::format_time;
+use crate::storage::Storage;
 use crate::workload::{HostedLoad, PacketKinds};
 use pinraft_engine::{quorum, Node, NodeId, Role};
 
 impl Simulator {
-    /// Stops node `id` for good: it is never stepped or ticked again, and packets and
-    /// requests still on their way to it are dropped on arrival.
+    /// Stops node `id`: it is not stepped or ticked until [`Simulator::restart`], packets and
+    /// requests on their way to it are dropped on arrival, and its disk loses whatever was
+    /// not synced.
     pub fn crash(&mut self, id: NodeId) {
         let i = self.position(id);
         if !self.crashed[i] {
             self.crashed[i] = true;
             self.timer_gen[i] += 1;
             self.timer_at[i] = u64::MAX;
+            self.crash_disk(i);
         }
     }
 
-    /// Restarts node `id` with nothing: term 0, no vote, an empty log. Deliberately unsafe
-    /// (Raft's safety rests on durable term, vote and log, Figure 2): it exists so tests can
-    /// show that the invariants catch the violations a forgetful node causes.
+    /// Restarts crashed node `id` from its disk at the current time: recovery (which cuts a
+    /// torn last record) feeds `Node::recover`, and the node comes back a follower with its
+    /// durable term, vote and log, and an empty state machine that it rebuilds as commits
+    /// arrive. Returns what it did, or why it could not: the node is up (nothing changes),
+    /// or its disk or the engine refused the recovery (a violation; the node stays down).
+    pub fn restart(&mut self, id: NodeId) -> Result<String, String> {
+        let i = self.position(id);
+        if !self.crashed[i] {
+            return Err(format!("node {id} was up already"));
+        }
+        let now = self.now_ns;
+        let recovered = match self.disks[i].recover() {
+            Ok(recovered) => recovered,
+            Err(e) => return Err(self.restart_failed(id, format!("its disk: {e}"))),
+        };
+        let hard_state = recovered.hard_state;
+        let entries = recovered.entries.len();
+        let cut = match &recovered.tail_cut {
+            Some(cut) => format!(", a torn tail of {} bytes cut ({})", cut.bytes, cut.reason),
+            None => String::new(),
+        };
+        let config = self.cfg.engine_config(id, self.engine_seed);
+        let apply_from = recovered.snapshot.as_ref().map_or(1, |s| s.index + 1);
+        let node =
+            match Node::restore(config, hard_state, recovered.snapshot, recovered.entries, now) {
+                Ok(node) => node,
+                Err(e) => return Err(self.restart_failed(id, format!("Node::restore: {e}"))),
+            };
+        self.invariants.restarted(now, id, hard_state, apply_from);
+        self.replace_node(i, node);
+        self.crashed[i] = false;
+        self.timer_at[i] = u64::MAX;
+        self.restarts += 1;
+        self.reschedule_timer(i);
+        let done =
+            format!("restarted node {id} in term {} with {entries} entries{cut}", hard_state.term);
+        self.trace.note(now, || done.clone());
+        Ok(done)
+    }
+
+    /// Puts a new incarnation of node `i` in place, keeping the old one's election count.
+    fn replace_node(&mut self, i: usize, node: Node) {
+        self.elections_retired += self.nodes[i].stats().elections;
+        self.snapshots_retired.add(&self.nodes[i].stats());
+        self.nodes[i] = node;
+    }
+
+    /// Elections started so far, summed over nodes and their incarnations.
+    /// Snapshots taken, installed and chunks sent, by every node incarnation.
+    pub fn snapshot_counts(&self) -> SnapshotCounts {
+        let mut counts = self.snapshots_retired;
+        for node in &self.nodes {
+            counts.add(&node.stats());
+        }
+        counts
+    }
+
+    pub fn elections(&self) -> u64 {
+        self.elections_retired + self.nodes.iter().map(|n| n.stats().elections).sum::<u64>()
+    }
+
+    fn restart_failed(&mut self, id: NodeId, why: String) -> String {
+        let detail = format!("cannot restart: {why}");
+        self.invariants.restart_failed(self.now_ns, id, detail.clone());
+        format!("node {id} {detail} at {}", format_time(self.now_ns))
+    }
+
+    /// Restarts node `id` with nothing: term 0, no vote, an empty log, a blank disk.
+    /// Deliberately unsafe (Raft's safety rests on durable term, vote and log, Figure 2): it
+    /// exists so tests can show that the invariants catch the violations a forgetful node
+    /// causes.
     pub fn restart_with_amnesia(&mut self, id: NodeId) {
         let i = self.position(id);
         let config = self.cfg.engine_config(id, self.engine_seed);
         let mut node = Node::new(config).expect("validated when the simulator was built");
         node.tick(self.now_ns);
-        self.nodes[i] = node;
+        self.wipe_disk(i);
+        self.replace_node(i, node);
         self.crashed[i] = false;
         self.timer_at[i] = u64::MAX;
         self.invariants.forget(id);
@@ -66,7 +140,12 @@ impl Simulator {
         &self.nodes[self.position(id)]
     }
 
-    /// Whether node `id` crashed.
+    /// Restarts performed so far.
+    pub fn restarts(&self) -> u64 {
+        self.restarts
+    }
+
+    /// Whether node `id` is down (crashed and not restarted).
     pub fn is_crashed(&self, id: NodeId) -> bool {
         self.crashed[self.position(id)]
     }

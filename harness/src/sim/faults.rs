@@ -36,10 +36,7 @@ impl Simulator {
                 "healed every partition".to_string()
             }
             (Action::Crash(node), _) => self.crash_noted(node),
-            // Rejected by `SimConfig::validate`: a restart needs durable storage.
-            (Action::Restart(node), _) => {
-                format!("did not restart node {node}: no durable storage")
-            }
+            (Action::Restart(node), _) => self.restart(node).unwrap_or_else(|why| why),
         };
         self.note_event(event, done);
     }

@@ -5,20 +5,32 @@
 //! `pinraft sim` replays it. [`FuzzCase::new`] (the `pinraft fuzz` campaign, issue 7): one
 //! seed derives every parameter of a 3-7 node run and a schedule of fault *shapes*, some
 //! of which the event language cannot express (a partial partition, a one-way link, a
-//! deaf node, a candidate's crash); `pinraft fuzz --seeds 1 --from SEED --faults SET`
-//! replays it. Both crash at most a minority, so every case must pass: no violation, and
-//! after the quiet phase a leader and every request answered.
+//! deaf node, a candidate's crash, a crash between a write and its fsync); `pinraft fuzz
+//! --seeds 1 --from SEED --faults SET` replays it. Both crash at most a minority for good
+//! (a campaign case also crashes nodes that restart from their disks, any number at once),
+//! so every case must pass: no violation, and after the quiet phase a leader and every
+//! request answered.
 //!
 //! This module only draws parameters. Applying the shapes is `schedule`'s job.
 
 use super::config::SimConfig;
 use crate::args::{format_duration, Action, Event, PPM};
+use crate::storage::SyncPolicy;
 use crate::workload::WorkloadSpec;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::fmt;
 
 const MS: u64 = 1_000_000;
+const US: u64 = 1_000;
+
+/// The longest fsync a `--faults all` case draws, in microseconds (DESIGN.md measured
+/// 0.2-0.4 ms on this machine's disk; the range reaches well past it on both sides).
+pub const FUZZ_FSYNC_LATENCY_US_MAX: u64 = 5_000;
+
+/// A crash-restart shape keeps its node down for at most this many maximal election
+/// timeouts (zero included: a restart at the next event).
+pub const RESTART_DOWNTIME_TIMEOUTS_MAX: u64 = 3;
 
 /// Most fault events in one configuration of [`random_config`].
 pub const FUZZ_EVENTS_MAX: usize = 5;
@@ -107,8 +119,10 @@ fn random_events(rng: &mut ChaCha8Rng, nodes: u64, duration_ns: u64) -> Vec<Even
 pub enum FaultSet {
     /// Network faults only: loss, duplication, reordering, delays and every partition shape.
     Net,
-    /// The network faults plus crashes of leaders, followers and candidates (a minority at
-    /// most; a crashed node stays down, since restarts need durable storage).
+    /// The network faults plus crashes: of leaders, followers and candidates, for good (a
+    /// minority at most), and of any node at any time, a node between a write and its fsync
+    /// among them, restarting from its disk. The disks take a fsync latency drawn from the
+    /// seed and crashes may tear the last unsynced record.
     All,
 }
 
@@ -157,11 +171,17 @@ pub enum Shape {
     CrashFollower,
     /// The next node seen campaigning, from this time on, crashes mid-election.
     CrashCandidate,
+    /// Any live node crashes, and restarts from its disk after a downtime of up to
+    /// [`RESTART_DOWNTIME_TIMEOUTS_MAX`] maximal election timeouts.
+    CrashRestart,
+    /// The next node seen between a write and its fsync, from this time on, crashes (losing
+    /// that write), and restarts from its disk as `crash-restart` does.
+    CrashMidSync,
 }
 
 impl Shape {
     /// Every shape, in the order reports list them.
-    pub const ALL: [Shape; 10] = [
+    pub const ALL: [Shape; 12] = [
         Shape::IsolateLeader,
         Shape::IsolateNode,
         Shape::MinorityWithLeader,
@@ -172,7 +192,15 @@ impl Shape {
         Shape::CrashLeader,
         Shape::CrashFollower,
         Shape::CrashCandidate,
+        Shape::CrashRestart,
+        Shape::CrashMidSync,
     ];
+
+    /// The crashes for good.
+    const CRASHES: [Shape; 3] = [Shape::CrashLeader, Shape::CrashFollower, Shape::CrashCandidate];
+
+    /// The crashes followed by a restart.
+    const RESTARTS: [Shape; 2] = [Shape::CrashRestart, Shape::CrashMidSync];
 
     /// The shapes that cut links (healed by a heal or the quiet phase).
     const CUTS: [Shape; 7] = [
@@ -198,12 +226,19 @@ impl Shape {
             Shape::CrashLeader => "crash-leader",
             Shape::CrashFollower => "crash-follower",
             Shape::CrashCandidate => "crash-candidate",
+            Shape::CrashRestart => "crash-restart",
+            Shape::CrashMidSync => "crash-mid-sync",
         }
     }
 
-    /// A crash (permanent) rather than a cut (healed).
+    /// A crash for good (permanent), rather than a cut (healed) or a crash-restart.
     pub fn is_crash(self) -> bool {
-        matches!(self, Shape::CrashLeader | Shape::CrashFollower | Shape::CrashCandidate)
+        Shape::CRASHES.contains(&self)
+    }
+
+    /// A crash followed by a restart from the node's disk.
+    pub fn is_restart(self) -> bool {
+        Shape::RESTARTS.contains(&self)
     }
 
     /// Position in [`Shape::ALL`], for bit sets and tables.
@@ -217,7 +252,7 @@ impl Shape {
 pub enum Fault {
     /// Apply a shape.
     Apply(Shape),
-    /// Remove every cut (crashed nodes stay down).
+    /// Remove every cut (crashed nodes stay down until their restart, if any).
     Heal,
 }
 
@@ -260,8 +295,11 @@ impl FuzzCase {
     /// up to 50 ms, election timeouts from 100 ms with a spread of at least
     /// [`SPREAD_DELAYS_MIN`] maximal delays, heartbeat, resend, batch and pipelining knobs,
     /// 1-12 clients on 1-8 keys, and up to [`SCHEDULE_FAULTS_MAX`] timed faults: a calm
-    /// schedule, or a storm with appends of one entry each ([`STORM_SHAPES_MAX`]).
-    /// The quiet phase lasts `quiet_timeouts` maximal election timeouts.
+    /// schedule, or a storm with appends of one entry each ([`STORM_SHAPES_MAX`]). With
+    /// `all`, a fsync latency of 10 us to [`FUZZ_FSYNC_LATENCY_US_MAX`] and a probability
+    /// that a crash tears the last unsynced record (`--fsync always` in every case: the
+    /// other policies lose acknowledged writes by design). The quiet phase lasts
+    /// `quiet_timeouts` maximal election timeouts.
     pub fn new(seed: u64, faults: FaultSet, quiet_timeouts: u64) -> FuzzCase {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         // The simulator seeds stream 0 with the same seed: draw the case from another.
@@ -275,7 +313,19 @@ impl FuzzCase {
             config.inflight_batches_max = 1;
         }
         let schedule = random_schedule(&mut rng, &config, faults, storm);
-        FuzzCase { seed, faults, config, schedule, choice_seed: rng.gen() }
+        let choice_seed = rng.gen();
+        if faults == FaultSet::All {
+            // Drawn last, so a `net` case draws exactly what it always did.
+            config.fsync_latency_ns = rng.gen_range(10..=FUZZ_FSYNC_LATENCY_US_MAX) * US;
+            config.crash_damage_ppm = rng.gen_range(0..=PPM);
+            // Half the cases snapshot every few entries and ship snapshots in small chunks,
+            // so lagging and restarted followers catch up through InstallSnapshot.
+            if rng.gen_bool(0.5) {
+                config.snapshot_entries_threshold = rng.gen_range(2..=40);
+                config.snapshot_chunk_bytes = rng.gen_range(16..=512);
+            }
+        }
+        FuzzCase { seed, faults, config, schedule, choice_seed }
     }
 
     /// The schedule as `shape@time` words, `none` when empty.
@@ -342,6 +392,11 @@ fn case_config(rng: &mut ChaCha8Rng, seed: u64, quiet_timeouts: u64) -> SimConfi
         resend_threshold_ns: rng.gen_range(1..=80) * MS,
         batch_entries_max: [1, 1, 2, 3, 8, 64, 256][rng.gen_range(0..7)],
         inflight_batches_max: rng.gen_range(1..=8),
+        snapshot_entries_threshold: 0,
+        snapshot_chunk_bytes: pinraft_engine::Config::default().snapshot_chunk_bytes,
+        fsync: SyncPolicy::Always,
+        fsync_latency_ns: 0,
+        crash_damage_ppm: 0,
         record_history: false,
         record_trace: false,
     }
@@ -351,18 +406,16 @@ fn case_config(rng: &mut ChaCha8Rng, seed: u64, quiet_timeouts: u64) -> SimConfi
 /// subset of the cut shapes (swarm testing, Groce et al., ISSTA 2012: the shapes a seed
 /// uses come densely instead of diluted by all the others). Each cut is followed,
 /// three times in four, by a heal one to ten (storm: one or two) maximal election timeouts
-/// later; the rest last until the quiet phase heals them. Crashes, in `all` only, take at
-/// most a minority of the nodes.
+/// later; the rest last until the quiet phase heals them. In `all`, one shape in three is a
+/// crash: half of them crash-restarts, the other half crashes for good while those take at
+/// most a minority of the nodes (then crash-restarts only).
 fn random_schedule(
     rng: &mut ChaCha8Rng,
     cfg: &SimConfig,
     faults: FaultSet,
     storm: bool,
 ) -> Vec<ScheduledFault> {
-    let mut crashes_left = match faults {
-        FaultSet::Net => 0,
-        FaultSet::All => (cfg.nodes - 1) / 2,
-    };
+    let mut crashes_left = (cfg.nodes - 1) / 2;
     let mut schedule = Vec::new();
     let (shapes_max, heal_timeouts_max) =
         if storm { (STORM_SHAPES_MAX, 2) } else { (CALM_SHAPES_MAX, 10) };
@@ -375,15 +428,17 @@ fn random_schedule(
     let count = rng.gen_range(0..=shapes_max);
     for _ in 0..count {
         let at_ns = rng.gen_range(0..cfg.duration_ns / MS) * MS;
-        let crash = crashes_left > 0 && rng.gen_range(0..3) == 0;
-        let shape = if crash {
-            crashes_left -= 1;
-            [Shape::CrashLeader, Shape::CrashFollower, Shape::CrashCandidate][rng.gen_range(0..3)]
-        } else {
+        let crash = faults == FaultSet::All && rng.gen_range(0..3) == 0;
+        let shape = if !crash {
             cuts[rng.gen_range(0..cuts.len())]
+        } else if crashes_left > 0 && rng.gen_bool(0.5) {
+            crashes_left -= 1;
+            Shape::CRASHES[rng.gen_range(0..Shape::CRASHES.len())]
+        } else {
+            Shape::RESTARTS[rng.gen_range(0..Shape::RESTARTS.len())]
         };
         schedule.push(ScheduledFault { at_ns, fault: Fault::Apply(shape) });
-        if !shape.is_crash() && rng.gen_range(0..4) != 0 {
+        if !shape.is_crash() && !shape.is_restart() && rng.gen_range(0..4) != 0 {
             let heal_ns =
                 at_ns + rng.gen_range(1..=heal_timeouts_max) * cfg.election_timeout_max_ns;
             if heal_ns < cfg.duration_ns {
@@ -432,7 +487,16 @@ mod tests {
                 assert!(crashes <= (case.config.nodes - 1) / 2, "seed {seed}");
                 if faults == FaultSet::Net {
                     assert_eq!(crashes, 0);
+                    assert!(case.schedule.iter().all(|f| match f.fault {
+                        Fault::Apply(shape) => !shape.is_restart(),
+                        Fault::Heal => true,
+                    }));
+                    assert_eq!(case.config.fsync_latency_ns, 0);
+                } else {
+                    let latency_us = case.config.fsync_latency_ns / US;
+                    assert!((10..=FUZZ_FSYNC_LATENCY_US_MAX).contains(&latency_us));
                 }
+                assert_eq!(case.config.fsync, SyncPolicy::Always);
                 seen |= case.shapes();
             }
         }

@@ -1,6 +1,7 @@
 //! The Raft safety properties of Figure 3 of the Raft paper (Ongaro and Ousterhout, "In
 //! Search of an Understandable Consensus Algorithm", 2014), plus linearizable key-value
-//! replies, checked after every event. Each property is one function citing its section.
+//! replies and the durability Figure 2 asks for across crashes and restarts, checked after
+//! every event. Each property is one function citing its section.
 //!
 //! Every check is incremental: it looks only at what the event changed (the entries a node
 //! just appended, the entries it just applied, the replies it just sent, its role and term
@@ -11,7 +12,8 @@
 use super::model::KvModel;
 use super::trace::format_time;
 use pinraft_engine::{
-    ClientId, ClientReply, Entry, Index, Node, NodeId, Outcome, Payload, Role, Seq, Term,
+    quorum, ClientId, ClientReply, Entry, HardState, Index, Node, NodeId, Outcome, Payload, Role,
+    Seq, Snapshot, Term, NONE,
 };
 use std::collections::btree_map::{BTreeMap, Entry as Slot};
 use std::fmt;
@@ -28,9 +30,17 @@ pub trait LogView {
     fn term_at(&self, index: Index) -> Option<Term>;
     /// The entries in `range`, clipped to the log.
     fn entries_in(&self, range: Range<Index>) -> Vec<&Entry>;
+    /// The last index a snapshot covers in place of the log (0: none). Those entries are
+    /// committed state; [`Invariants::snapshotted`] checks each snapshot when it is taken.
+    fn snapshot_index(&self) -> Index {
+        0
+    }
 }
 
 impl LogView for Node {
+    fn snapshot_index(&self) -> Index {
+        self.first_index() - 1
+    }
     fn last_index(&self) -> Index {
         Node::last_index(self)
     }
@@ -39,6 +49,34 @@ impl LogView for Node {
     }
     fn entries_in(&self, range: Range<Index>) -> Vec<&Entry> {
         self.entries(range).collect()
+    }
+}
+
+/// A crashed node's disk as recovery will read it: its snapshot's index and the records
+/// after it.
+#[derive(Clone, Debug, Default)]
+pub struct DurableLog {
+    /// The durable snapshot's index (0: none).
+    pub snapshot_index: Index,
+    /// The durable records after it, contiguous from `snapshot_index + 1`.
+    pub entries: Vec<Entry>,
+}
+
+impl LogView for DurableLog {
+    fn last_index(&self) -> Index {
+        self.entries.last().map_or(self.snapshot_index, |e| e.index)
+    }
+    fn term_at(&self, index: Index) -> Option<Term> {
+        match index.checked_sub(self.snapshot_index + 1) {
+            Some(k) => self.entries.get(k as usize).map(|e| e.term),
+            None => (index == 0).then_some(0),
+        }
+    }
+    fn entries_in(&self, range: Range<Index>) -> Vec<&Entry> {
+        self.entries.iter().filter(|e| range.contains(&e.index)).collect()
+    }
+    fn snapshot_index(&self) -> Index {
+        self.snapshot_index
     }
 }
 
@@ -57,6 +95,19 @@ impl LogView for [Entry] {
         let end = (range.end.max(1) as usize - 1).min(self.len());
         let start = (range.start.max(1) as usize - 1).min(end);
         self[start..end].iter().collect()
+    }
+}
+
+/// A recovered log, or a crashed node's disk as recovery will read it.
+impl LogView for Vec<Entry> {
+    fn last_index(&self) -> Index {
+        self.as_slice().last_index()
+    }
+    fn term_at(&self, index: Index) -> Option<Term> {
+        self.as_slice().term_at(index)
+    }
+    fn entries_in(&self, range: Range<Index>) -> Vec<&Entry> {
+        self.as_slice().entries_in(range)
     }
 }
 
@@ -118,6 +169,9 @@ pub struct Invariants {
     committed: Vec<Committed>,
     /// Per node, the next index it must apply.
     apply_next: BTreeMap<NodeId, Index>,
+    /// Per node, the term and vote of the last `Ready` whose messages and replies went out:
+    /// what the rest of the cluster may have seen it act on.
+    released: BTreeMap<NodeId, HardState>,
     model: KvModel,
     violations: Vec<String>,
     violations_total: u64,
@@ -191,12 +245,69 @@ impl Invariants {
         self.tips.insert(node, Tip { term, last_index, last_term });
     }
 
-    /// Node `node` lost its state (a restart without durable storage): forget what it held,
-    /// so it may apply from index 1 again. The global records stay: they are the truth the
-    /// restarted node must still agree with.
+    /// A node sent the messages and replies of a `Ready` while its term and vote were
+    /// `hard_state`.
+    pub fn released(&mut self, node: NodeId, hard_state: HardState) {
+        self.released.insert(node, hard_state);
+    }
+
+    /// A crashed node restarted from its disk with `hard_state`. It rebuilds its state
+    /// machine from index 1, so it applies from there again (and must apply what every
+    /// other node applied).
+    /// A crashed node restarted from its disk; it applies again from `apply_from` (1, or
+    /// after the snapshot it restored).
+    pub fn restarted(
+        &mut self,
+        now_ns: u64,
+        node: NodeId,
+        hard_state: HardState,
+        apply_from: Index,
+    ) {
+        self.durable_hard_state(now_ns, node, hard_state);
+        self.apply_next.insert(node, apply_from);
+    }
+
+    /// A node handed out a snapshot (`Ready::snapshot`), taken of its own state machine or
+    /// installed from a leader. Section 7: a snapshot holds committed state only, so its
+    /// last entry must be the committed one at its index; a node that installed it applies
+    /// next after it.
+    pub fn snapshotted(&mut self, now_ns: u64, node: NodeId, snapshot: &Snapshot) {
+        let committed = snapshot
+            .index
+            .checked_sub(1)
+            .and_then(|k| self.committed.get(k as usize))
+            .map(|c| c.id.term);
+        if committed != Some(snapshot.term) {
+            let detail = format!(
+                "snapshot at index {} of term {}; the committed entry there: {}",
+                snapshot.index,
+                snapshot.term,
+                committed.map_or("none yet".to_string(), |t| format!("term {t}"))
+            );
+            self.violation(now_ns, node, "snapshot of committed state", "7", detail);
+        }
+        let next = self.apply_next.entry(node).or_insert(1);
+        *next = (*next).max(snapshot.index + 1);
+    }
+
+    /// A crashed node could not restart: its disk or the engine refused what it recovered.
+    pub fn restart_failed(&mut self, now_ns: u64, node: NodeId, detail: String) {
+        self.violation(now_ns, node, "durable state", "5.1", detail);
+    }
+
+    /// Node `crashed` just crashed. `logs` are the logs that survive, one per node: a live
+    /// node's log, a crashed node's disk as recovery will read it.
+    pub fn durability(&mut self, now_ns: u64, crashed: NodeId, logs: &[&dyn LogView]) {
+        self.committed_entries_survive(now_ns, crashed, logs);
+    }
+
+    /// Node `node` lost its state (a restart with amnesia, never a restart from a disk):
+    /// forget what it held, so it may apply from index 1 again, and what it acted on. The
+    /// global records stay: they are the truth the restarted node must still agree with.
     pub fn forget(&mut self, node: NodeId) {
         self.tips.remove(&node);
         self.apply_next.remove(&node);
+        self.released.remove(&node);
     }
 
     /// Records a breach of the engine's contract found by the runtime itself.
@@ -310,11 +421,10 @@ impl Invariants {
         term: Term,
         log: &(impl LogView + ?Sized),
     ) {
-        let missing = self
-            .committed
-            .iter()
-            .zip(1..)
-            .find(|(c, index)| c.commit_term < term && log.term_at(*index) != Some(c.id.term));
+        let covered = log.snapshot_index();
+        let missing = self.committed.iter().zip(1..).find(|(c, index)| {
+            c.commit_term < term && *index > covered && log.term_at(*index) != Some(c.id.term)
+        });
         if let Some((c, index)) = missing {
             let detail = format!(
                 "new leader of term {term} lacks index {index} ({}), committed in term {}; \
@@ -382,6 +492,52 @@ impl Invariants {
                 self.committed.len() + 1
             );
             self.violation(now_ns, node, "state machine safety", "5.4.3", detail);
+        }
+    }
+
+    /// Durable hard state (section 5.2, and Figure 2: `currentTerm` and `votedFor` are
+    /// "updated on stable storage before responding to RPCs"): a node restarts with a term
+    /// and vote no older than those it acted on. Were the term to go back, the node could
+    /// vote twice in a term, or lead a term it already led with a different log.
+    fn durable_hard_state(&mut self, now_ns: u64, node: NodeId, hard_state: HardState) {
+        let Some(&acted) = self.released.get(&node) else { return };
+        let older = hard_state.term < acted.term
+            || (hard_state.term == acted.term
+                && acted.vote != NONE
+                && hard_state.vote != acted.vote);
+        if older {
+            let detail = format!(
+                "restarted with term {} vote {}, but it had acted in term {} with vote {}",
+                hard_state.term, hard_state.vote, acted.term, acted.vote
+            );
+            self.violation(now_ns, node, "durable hard state", "5.2", detail);
+        }
+    }
+
+    /// Committed entries survive crashes (section 5.3: an entry is committed once it is
+    /// "replicated on a majority of the servers", and Figure 2 keeps the log on stable
+    /// storage): after every crash, each committed entry is still in a majority of the
+    /// surviving logs, so every future leader's majority holds it (leader completeness).
+    fn committed_entries_survive(&mut self, now_ns: u64, crashed: NodeId, logs: &[&dyn LogView]) {
+        let majority = quorum::majority(logs.len());
+        let lost = self.committed.iter().zip(1..).find_map(|(c, index)| {
+            let holders = logs
+                .iter()
+                .filter(|log| {
+                    index <= log.snapshot_index() || log.term_at(index) == Some(c.id.term)
+                })
+                .count();
+            (holders < majority).then_some((c, index, holders))
+        });
+        if let Some((c, index, holders)) = lost {
+            let detail = format!(
+                "index {index} ({}), committed in term {}, is in {holders} of {} logs after \
+                 the crash, fewer than a majority",
+                c.id,
+                c.commit_term,
+                logs.len()
+            );
+            self.violation(now_ns, crashed, "committed entries survive", "5.3", detail);
         }
     }
 

@@ -1,13 +1,16 @@
 //! The deterministic simulator (issue 3; TigerBeetle's VOPR is the model): one thread, a
 //! virtual clock, an event queue ordered by (time, sequence) and one seeded RNG from which
 //! every random choice derives. It drives the real engine through packet loss, delay,
-//! duplication, reordering, partitions and crashes, checks Raft's safety properties after
-//! every event, and ends with a quiet phase in which the cluster must converge: a leader,
-//! and every request answered. The same configuration always replays the same run.
+//! duplication, reordering, partitions, crashes and restarts from simulated disks, checks
+//! Raft's safety properties after every event, and ends with a quiet phase in which the
+//! cluster must converge: a leader, and every request answered. The same configuration
+//! always replays the same run.
 //!
 //! - `config` — `SimConfig`: every parameter, validation, the replay command line
 //! - `simulator` — `Simulator`: the event loop, stepped by hand or run to the end;
-//!   `control` — its crash, cut, heal and leader accessors for fault events and tests
+//!   `control` — its crash, restart, cut, heal and leader accessors for fault events and
+//!   tests; `disk` — each node's simulated disk, the save after every `Ready` and the
+//!   virtual fsync a node waits for
 //! - `network` — per-packet faults and link cuts; message and packet counts
 //! - `faults` — the `--events` actions (kill-leader, split, heal, ...); `fuzz` — random
 //!   configurations for hunting bugs
@@ -26,6 +29,7 @@ mod campaign;
 mod clients;
 mod config;
 mod control;
+mod disk;
 mod faults;
 mod fuzz;
 pub mod invariants;
@@ -42,7 +46,11 @@ pub use campaign::{
     CAMPAIGN_SCHEMA_VERSION, LONG_WINDOW_TIMEOUTS, TRACE_TAIL_EVENTS,
 };
 pub use clients::CLIENT_BACKOFF_NS;
-pub use config::{SimConfig, CLIENTS_MAX, QUIET_ELECTION_TIMEOUTS};
+pub use config::{
+    SimConfig, CLIENTS_MAX, FSYNC_INTERVAL_DEFAULT_NS, FSYNC_LATENCY_MAX_NS,
+    QUIET_ELECTION_TIMEOUTS,
+};
+pub use disk::INBOX_INPUTS_MAX;
 pub use faults::EVENT_RETRY_NS;
 pub use fuzz::{
     random_config, Fault, FaultSet, FuzzCase, ScheduledFault, Shape, CALM_SHAPES_MAX,

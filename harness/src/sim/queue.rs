@@ -29,6 +29,9 @@ pub(crate) enum Kind {
     Fault { event: Event },
     /// The fault phase ends: partitions heal and loss, duplication and reordering stop.
     QuietStart,
+    /// A node's fsync completes (only with a fsync latency); stale when `gen` is not the
+    /// node's current sync generation (it crashed meanwhile).
+    Synced { node: NodeId, gen: u64 },
 }
 
 #[derive(Debug)]

@@ -7,6 +7,7 @@ use super::simulator::{End, Simulator, EVENTS_MAX};
 use super::trace::format_time;
 use crate::check::{self, Budget, Verdict};
 use crate::history::Operation;
+use crate::storage::SimStorageStats;
 use crate::workload::RequestCounts;
 use pinraft_engine::NodeId;
 use serde::Serialize;
@@ -18,6 +19,26 @@ pub const CHECK_STATES_MAX: u64 = 2_000_000;
 
 /// The version of the JSON below; bumped when a key changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
+
+/// Snapshot counters (JSON `snapshots`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SnapshotCounts {
+    /// Snapshots nodes took of their own state machines.
+    pub taken: u64,
+    /// Snapshots followers installed from a leader.
+    pub installed: u64,
+    /// `InstallSnapshot` chunks sent, resends included.
+    pub chunks_sent: u64,
+}
+
+impl SnapshotCounts {
+    /// Adds one node's engine counters.
+    pub fn add(&mut self, stats: &pinraft_engine::Stats) {
+        self.taken += stats.snapshots_taken;
+        self.installed += stats.snapshots_installed;
+        self.chunks_sent += stats.snapshot_chunks_sent;
+    }
+}
 
 /// Everything a run measured and found.
 #[derive(Clone, Debug, Serialize)]
@@ -58,8 +79,17 @@ pub struct SimReport {
     pub liveness_problems: Vec<String>,
     /// The leader at the end (0: none).
     pub leader: NodeId,
-    /// Nodes crashed during the run.
+    /// Nodes down at the end of the run (crashed and not restarted).
     pub crashed: Vec<NodeId>,
+    /// Restarts of crashed nodes from their disks.
+    pub restarts: u64,
+    /// Snapshots over the run, every node and incarnation: `taken`, `installed`,
+    /// `chunks_sent`.
+    pub snapshots: SnapshotCounts,
+    /// What the simulated disks did, summed over nodes: `saves`, `syncs`, `bytes_written`,
+    /// `tail_cuts` (torn last records cut at recovery) and `entries_lost` (written, not
+    /// synced, lost to a crash).
+    pub storage: SimStorageStats,
     /// What each fault event did.
     pub events_applied: Vec<String>,
     /// Virtual time at the end of the run.
@@ -108,6 +138,19 @@ impl SimReport {
             ("leaders elected", self.leaders_elected.to_string()),
             ("leader at end", node_or_none(self.leader)),
             ("crashed", list_or_none(&self.crashed)),
+            ("restarts", self.restarts.to_string()),
+            (
+                "snapshots",
+                format!(
+                    "{} taken, {} installed ({} chunks sent)",
+                    self.snapshots.taken, self.snapshots.installed, self.snapshots.chunks_sent
+                ),
+            ),
+            ("disk saves", self.storage.saves.to_string()),
+            ("disk syncs", self.storage.syncs.to_string()),
+            ("disk bytes written", self.storage.bytes_written.to_string()),
+            ("disk tail cuts", self.storage.tail_cuts.to_string()),
+            ("entries lost", self.storage.entries_lost.to_string()),
             ("messages sent", self.messages.sent.to_string()),
             ("messages dropped", self.messages.dropped.to_string()),
             ("packets sent", self.batches.sent.to_string()),
@@ -193,7 +236,7 @@ impl Simulator {
             ops_committed: self.invariants.ops_committed(),
             entries_committed: self.invariants.entries_committed(),
             requests,
-            elections: self.nodes.iter().map(|n| n.stats().elections).sum(),
+            elections: self.elections(),
             leaders_elected: self.invariants.leaders_elected(),
             messages: self.network.messages,
             batches: self.network.batches,
@@ -203,6 +246,9 @@ impl Simulator {
             liveness_problems,
             leader: leader.unwrap_or(0),
             crashed: (1..=self.cfg.nodes).filter(|&n| self.is_crashed(n)).collect(),
+            restarts: self.restarts,
+            snapshots: self.snapshot_counts(),
+            storage: self.disk_stats(),
             events_applied: self.events_applied.clone(),
             end_ns: self.now_ns,
             events_processed: self.events_processed,

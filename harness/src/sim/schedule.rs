@@ -1,15 +1,17 @@
 //! Runs one campaign case: steps a `Simulator` event by event and applies the case's fault
 //! schedule at its times (a fault is applied right after the first event at or past its
-//! time, so the same case always applies it at the same point). It also measures what each
-//! fault did while it lasted (a *window*: from the fault to the next heal or, for crashes
-//! and cuts never healed, to the quiet phase): client operations committed, elections,
-//! leaders elected. That is how a partial partition's effect on progress is reported.
+//! time, so the same case always applies it at the same point), and the restarts that
+//! crash-restart shapes call for (any still due when the fault phase ends happen then). It
+//! also measures what each fault did while it lasted (a *window*: from the fault to the next
+//! heal, to its node's restart or, for crashes and cuts never healed, to the quiet phase):
+//! client operations committed, elections, leaders elected. That is how a partial
+//! partition's effect on progress is reported.
 //!
 //! Node choices a shape leaves open come from the case's own RNG (`choice_seed`), never the
 //! simulator's, so the simulated network draws the same numbers whatever the schedule
 //! decides. It judges nothing: the report and the windows go back to `campaign`.
 
-use super::fuzz::{Fault, FuzzCase, ScheduledFault, Shape};
+use super::fuzz::{Fault, FuzzCase, ScheduledFault, Shape, RESTART_DOWNTIME_TIMEOUTS_MAX};
 use super::report::SimReport;
 use super::simulator::{End, Simulator};
 use super::trace::{format_time, Trace};
@@ -105,10 +107,19 @@ impl Snapshot {
         Snapshot {
             at_ns: sim.now_ns,
             ops_committed: sim.invariants.ops_committed(),
-            elections: sim.nodes.iter().map(|n| n.stats().elections).sum(),
+            elections: sim.elections(),
             leaders_elected: sim.invariants.leaders_elected(),
         }
     }
+}
+
+/// A fault window still open.
+struct Open {
+    shape: Shape,
+    then: Snapshot,
+    overlapped: bool,
+    /// The node a crash-restart took down: its restart closes the window.
+    node: Option<NodeId>,
 }
 
 struct Driver {
@@ -117,8 +128,13 @@ struct Driver {
     rng: ChaCha8Rng,
     /// Candidates still to crash (one per `crash-candidate` whose time has come).
     candidates_to_crash: u32,
-    /// Open windows: the shape, the counters when it began, and whether it overlapped.
-    open: Vec<(Shape, Snapshot, bool)>,
+    /// Nodes waiting for their fsync still to crash (one per `crash-mid-sync` due).
+    syncing_to_crash: u32,
+    /// Crashed nodes to restart, and when, latest first (the next one is popped from the end).
+    restarts: Vec<(u64, NodeId)>,
+    /// Open windows: the shape, the counters when it began, whether it overlapped, and for
+    /// a crash-restart the node whose restart closes it.
+    open: Vec<Open>,
     windows: Vec<Window>,
     applied: u16,
     /// Start keeping trace lines at this event.
@@ -133,6 +149,8 @@ impl Driver {
             pending,
             rng: ChaCha8Rng::seed_from_u64(case.choice_seed),
             candidates_to_crash: 0,
+            syncing_to_crash: 0,
+            restarts: Vec::new(),
             open: Vec::new(),
             windows: Vec::new(),
             applied: 0,
@@ -149,14 +167,31 @@ impl Driver {
             if self.candidates_to_crash > 0 {
                 self.crash_a_candidate(sim);
             }
+            if self.syncing_to_crash > 0 {
+                self.crash_a_syncing_node(sim);
+            }
+            while self.restarts.last().is_some_and(|&(at_ns, _)| at_ns <= sim.now_ns) {
+                let (_, id) = self.restarts.pop().expect("checked");
+                self.restart(sim, id);
+            }
             while self.pending.last().is_some_and(|f| f.at_ns <= sim.now_ns) {
                 let fault = self.pending.pop().expect("checked");
                 self.apply(sim, fault);
             }
         }
+        if sim.end == End::Running {
+            for (_, id) in std::mem::take(&mut self.restarts).into_iter().rev() {
+                self.restart(sim, id);
+            }
+        }
         self.close_all(sim, true);
-        if sim.end == End::Running && self.candidates_to_crash > 0 {
-            sim.note_fault("crash-candidate", "skipped: no candidate before the quiet phase");
+        for (count, shape) in [
+            (self.candidates_to_crash, "crash-candidate"),
+            (self.syncing_to_crash, "crash-mid-sync"),
+        ] {
+            if sim.end == End::Running && count > 0 {
+                sim.note_fault(shape, "skipped: no such node before the quiet phase");
+            }
         }
         for fault in std::mem::take(&mut self.pending).into_iter().rev() {
             // Only leader waits re-queued past the fault phase can be left here.
@@ -204,20 +239,53 @@ impl Driver {
             }
             return;
         }
-        if shape == Shape::CrashCandidate {
-            self.candidates_to_crash += 1;
-            return;
+        match shape {
+            Shape::CrashCandidate => self.candidates_to_crash += 1,
+            Shape::CrashMidSync => self.syncing_to_crash += 1,
+            Shape::CrashRestart => {
+                let live: Vec<NodeId> =
+                    (1..=sim.cfg.nodes).filter(|&id| !sim.is_crashed(id)).collect();
+                match live.choose(&mut self.rng) {
+                    Some(&id) => self.crash_for_a_while(sim, shape, id, String::new()),
+                    None => sim.note_fault(shape.as_str(), "skipped: every node is down"),
+                }
+            }
+            _ => {
+                let done = self.cut_or_crash(sim, shape, leader);
+                sim.note_fault(shape.as_str(), &done);
+                self.opened(sim, shape, None);
+            }
         }
-        let done = self.cut_or_crash(sim, shape, leader);
-        sim.note_fault(shape.as_str(), &done);
-        self.opened(sim, shape);
     }
 
-    fn opened(&mut self, sim: &Simulator, shape: Shape) {
+    fn opened(&mut self, sim: &Simulator, shape: Shape, node: Option<NodeId>) {
         self.applied |= 1 << shape.index();
         let overlapped = !self.open.is_empty();
-        self.open.iter_mut().for_each(|w| w.2 = true);
-        self.open.push((shape, Snapshot::of(sim), overlapped));
+        self.open.iter_mut().for_each(|w| w.overlapped = true);
+        self.open.push(Open { shape, then: Snapshot::of(sim), overlapped, node });
+    }
+
+    /// Crashes live node `id` and schedules its restart after a downtime drawn from zero to
+    /// [`RESTART_DOWNTIME_TIMEOUTS_MAX`] maximal election timeouts.
+    fn crash_for_a_while(&mut self, sim: &mut Simulator, shape: Shape, id: NodeId, why: String) {
+        let downtime_max = RESTART_DOWNTIME_TIMEOUTS_MAX * sim.cfg.election_timeout_max_ns;
+        let at_ns = sim.now_ns + self.rng.gen_range(0..=downtime_max);
+        let done = format!("{}{why}, to restart at {}", crash(sim, id), format_time(at_ns));
+        sim.note_fault(shape.as_str(), &done);
+        self.opened(sim, shape, Some(id));
+        self.restarts.push((at_ns, id));
+        self.restarts.sort_by_key(|&(at_ns, id)| std::cmp::Reverse((at_ns, id)));
+    }
+
+    /// Restarts node `id` from its disk, closing the window of the crash that took it down.
+    fn restart(&mut self, sim: &mut Simulator, id: NodeId) {
+        let done = sim.restart(id).unwrap_or_else(|why| why);
+        sim.note_fault("restart", &done);
+        let now = Snapshot::of(sim);
+        if let Some(at) = self.open.iter().position(|w| w.node == Some(id)) {
+            let window = self.open.remove(at);
+            self.windows.push(window.close(now));
+        }
     }
 
     /// Applies `shape` (any but `crash-candidate`) and says what it did.
@@ -286,7 +354,9 @@ impl Driver {
                 Some(&id) => crash(sim, id),
                 None => "skipped: no live follower".to_string(),
             },
-            Shape::CrashCandidate => unreachable!("armed, not applied"),
+            Shape::CrashCandidate | Shape::CrashRestart | Shape::CrashMidSync => {
+                unreachable!("armed or applied by `apply`")
+            }
         }
     }
 
@@ -300,25 +370,41 @@ impl Driver {
             let term = sim.node(id).term();
             let done = format!("{} (a candidate in term {term})", crash(sim, id));
             sim.note_fault("crash-candidate", &done);
-            self.opened(sim, Shape::CrashCandidate);
+            self.opened(sim, Shape::CrashCandidate, None);
+        }
+    }
+
+    /// Crashes the first node waiting for its fsync, if there is one now: its write is lost.
+    fn crash_a_syncing_node(&mut self, sim: &mut Simulator) {
+        let n = sim.cfg.nodes;
+        if let Some(id) = (1..=n).find(|&id| sim.is_syncing(id)) {
+            self.syncing_to_crash -= 1;
+            let why = " (between a write and its fsync)".to_string();
+            self.crash_for_a_while(sim, Shape::CrashMidSync, id, why);
         }
     }
 
     /// Closes the open windows: every one at the quiet phase, only cuts at a heal.
     fn close_all(&mut self, sim: &Simulator, quiet: bool) {
         let now = Snapshot::of(sim);
-        let (closing, open): (Vec<_>, Vec<_>) =
-            self.open.drain(..).partition(|(shape, _, _)| quiet || !shape.is_crash());
+        let (closing, open): (Vec<_>, Vec<_>) = self
+            .open
+            .drain(..)
+            .partition(|w| quiet || !(w.shape.is_crash() || w.shape.is_restart()));
         self.open = open;
-        for (shape, then, overlapped) in closing {
-            self.windows.push(Window {
-                shape,
-                duration_ns: now.at_ns - then.at_ns,
-                ops_committed: now.ops_committed - then.ops_committed,
-                elections: now.elections - then.elections,
-                leaders_elected: now.leaders_elected - then.leaders_elected,
-                overlapped,
-            });
+        self.windows.extend(closing.into_iter().map(|w| w.close(now)));
+    }
+}
+
+impl Open {
+    fn close(self, now: Snapshot) -> Window {
+        Window {
+            shape: self.shape,
+            duration_ns: now.at_ns - self.then.at_ns,
+            ops_committed: now.ops_committed - self.then.ops_committed,
+            elections: now.elections - self.then.elections,
+            leaders_elected: now.leaders_elected - self.then.leaders_elected,
+            overlapped: self.overlapped,
         }
     }
 }

@@ -7,13 +7,16 @@
 //! gives the same sequence of events, the same trace hash and the same report.
 
 use super::config::SimConfig;
+use super::disk::{Held, Input};
 use super::invariants::Invariants;
 use super::network::{Faults, Network};
 use super::queue::{EventQueue, Kind};
+use super::report::SnapshotCounts;
 use super::trace::{describe, Trace};
 use crate::history::Operation;
+use crate::storage::SimStorage;
 use crate::workload::{Client, HostedLoad, OpGen, PacketKinds, RequestCounts};
-use pinraft_engine::{Batch, Node, NodeId};
+use pinraft_engine::{Batch, HardState, Node, NodeId, Ready, Role, Term};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -97,7 +100,28 @@ pub struct Simulator {
     pub(super) client_packets: u64,
     /// Packets between nodes by what they carry.
     pub(super) packet_kinds: PacketKinds,
+    /// Per node: its simulated disk, which outlives its crashes.
+    pub(super) disks: Vec<SimStorage>,
+    /// Per node: the `Ready` waiting for its fsync, if any (with a fsync latency only).
+    pub(super) held: Vec<Option<Held>>,
+    /// Per node: the generation of its one live `Synced` event.
+    pub(super) sync_gen: Vec<u64>,
+    /// Per node: inputs that arrived while it waited for its fsync, oldest first.
+    pub(super) inbox: Vec<Vec<Input>>,
+    /// Draws what crashes do to unsynced writes. A stream of its own, so that crash damage
+    /// never changes what the network or the clients draw.
+    pub(super) disk_rng: ChaCha8Rng,
+    /// Restarts performed.
+    pub(super) restarts: u64,
+    /// Elections started by node incarnations that a restart replaced.
+    pub(super) elections_retired: u64,
+    /// Snapshot counters of node incarnations replaced by restarts.
+    pub(super) snapshots_retired: SnapshotCounts,
 }
+
+/// The stream of the run's seed that `Simulator::disk_rng` draws from (the simulator's main
+/// RNG is stream 0; a fuzz case draws its parameters from stream 1).
+const DISK_RNG_STREAM: u64 = 2;
 
 impl Simulator {
     /// A cluster at time 0: every node a follower, every client about to start, the fault
@@ -149,6 +173,8 @@ impl Simulator {
             delay_max_ns: cfg.delay_max_ns,
         };
         let n = cfg.nodes as usize;
+        let mut disk_rng = ChaCha8Rng::seed_from_u64(cfg.seed);
+        disk_rng.set_stream(DISK_RNG_STREAM);
         let sim = Simulator {
             rng,
             now_ns: 0,
@@ -176,6 +202,14 @@ impl Simulator {
             hosted_wake_at: u64::MAX,
             client_packets: 0,
             packet_kinds: PacketKinds::default(),
+            disks: vec![SimStorage::new(cfg.fsync); n],
+            held: (0..n).map(|_| None).collect(),
+            sync_gen: vec![0; n],
+            inbox: (0..n).map(|_| Vec::new()).collect(),
+            disk_rng,
+            restarts: 0,
+            elections_retired: 0,
+            snapshots_retired: SnapshotCounts::default(),
             cfg: cfg.clone(),
         };
         Ok(sim)
@@ -198,6 +232,11 @@ impl Simulator {
     /// Processes the next event. Returns false once the run is over.
     pub fn step(&mut self) -> bool {
         if self.end != End::Running {
+            return false;
+        }
+        // A crash or restart made between steps may have broken an invariant.
+        if !self.invariants.is_clean() {
+            self.end = End::Violation;
             return false;
         }
         if self.quiet && self.outstanding == 0 && self.stable_leader().is_some() {
@@ -248,6 +287,7 @@ impl Simulator {
             Kind::ClientSend { client, gen, .. } | Kind::ClientTimer { client, gen } => {
                 gen != self.client_gen[client as usize - 1]
             }
+            Kind::Synced { node, gen } => gen != self.sync_gen[node as usize - 1],
             _ => false,
         }
     }
@@ -256,15 +296,24 @@ impl Simulator {
         match kind {
             Kind::Deliver { batch } => self.deliver(batch),
             Kind::Timer { node, .. } => {
-                self.timer_at[node as usize - 1] = u64::MAX;
-                self.input(node, |_| {});
+                let i = node as usize - 1;
+                self.timer_at[i] = u64::MAX;
+                // A node waiting for its fsync ticks when the fsync is done.
+                if self.held[i].is_none() {
+                    self.input(node, |_| {});
+                }
             }
             Kind::Request { to, request } => {
-                if !self.crashed[to as usize - 1] {
-                    self.input(to, |node| {
-                        node.propose(request);
-                    });
+                let i = to as usize - 1;
+                if self.crashed[i] {
+                    return;
                 }
+                if self.held[i].is_some() {
+                    return self.hold_input(i, Input::Request(request));
+                }
+                self.input(to, |node| {
+                    node.propose(request);
+                });
             }
             Kind::Reply { reply, .. } => self.on_client_reply(reply),
             Kind::ClientStart { client } => self.client_start(client),
@@ -274,13 +323,18 @@ impl Simulator {
             Kind::ClientTimer { client, .. } => self.on_client_timer(client),
             Kind::Fault { event } => self.apply_fault(event),
             Kind::QuietStart => self.start_quiet(),
+            Kind::Synced { node, .. } => self.on_synced(node),
         }
     }
 
     fn deliver(&mut self, batch: Batch) {
-        if self.crashed[batch.to as usize - 1] {
+        let i = batch.to as usize - 1;
+        if self.crashed[i] {
             self.network.dropped(batch.messages.len());
             return;
+        }
+        if self.held[i].is_some() {
+            return self.hold_input(i, Input::Batch(batch));
         }
         let Batch { from, to, messages } = batch;
         self.input(to, |node| {
@@ -290,13 +344,20 @@ impl Simulator {
         });
     }
 
-    /// Feeds node `id` the current time and one input, performs every `Ready` it then has,
-    /// checks the invariants and re-arms its timer.
+    /// Feeds node `id` the current time and one input, then settles it.
     fn input(&mut self, id: NodeId, feed: impl FnOnce(&mut Node)) {
         let i = id as usize - 1;
         let before = (self.nodes[i].role(), self.nodes[i].term());
         self.nodes[i].tick(self.now_ns);
         feed(&mut self.nodes[i]);
+        self.settle(i, before);
+    }
+
+    /// Performs every `Ready` node `i` has, until it has none or one waits for its fsync;
+    /// then checks the invariants and re-arms its timer. `before` is its role and term
+    /// before the input that started this.
+    pub(super) fn settle(&mut self, i: usize, before: (Role, Term)) {
+        let id = i as NodeId + 1;
         let mut rounds = 0;
         while self.nodes[i].has_ready() {
             if rounds == READY_ROUNDS_MAX {
@@ -305,7 +366,9 @@ impl Simulator {
                 break;
             }
             rounds += 1;
-            self.perform_ready(i);
+            if self.perform_ready(i, before) {
+                return;
+            }
         }
         let node = &self.nodes[i];
         self.invariants.observed(self.now_ns, id, node.role(), node.term(), node);
@@ -317,16 +380,43 @@ impl Simulator {
         self.reschedule_timer(i);
     }
 
-    /// One `ready`/`advance` round: check what changed, send the batches, answer clients.
-    fn perform_ready(&mut self, i: usize) {
-        let mut ready = self.nodes[i].ready();
+    /// One `ready` round: check what changed and save what must be durable; then, unless
+    /// the save waits for its fsync (returns true), release the rest.
+    fn perform_ready(&mut self, i: usize, before: (Role, Term)) -> bool {
+        let ready = self.nodes[i].ready();
         let node = &self.nodes[i];
         let (id, now, role, term) = (node.id(), self.now_ns, node.role(), node.term());
+        // An installed snapshot comes before what the node applied after it; one the node
+        // took covers entries it applied in this same `Ready`.
+        let (first, last) = match &ready.snapshot {
+            Some(s) if s.index < ready.committed.start => (Some(s), None),
+            other => (None, other.as_ref()),
+        };
+        if let Some(snapshot) = first {
+            self.invariants.snapshotted(now, id, snapshot);
+        }
         self.invariants.appended(now, id, role, term, node, ready.entries.clone());
         self.invariants.applied(now, id, term, node, ready.committed.clone());
+        if let Some(snapshot) = last {
+            self.invariants.snapshotted(now, id, snapshot);
+        }
         for reply in &ready.replies {
             self.invariants.replied(now, id, reply);
         }
+        match self.save(i, ready, before) {
+            Some(ready) => {
+                self.release(i, ready);
+                false
+            }
+            None => true,
+        }
+    }
+
+    /// What a saved `Ready` does once its writes are as durable as the policy requires: send
+    /// the batches, answer the clients, and hand it back to the node.
+    pub(super) fn release(&mut self, i: usize, mut ready: Ready) {
+        let now = self.now_ns;
+        let id = i as NodeId + 1;
         for batch in std::mem::take(&mut ready.messages) {
             self.send_packet(batch);
         }
@@ -336,6 +426,8 @@ impl Simulator {
             self.queue.push(now + delay, Kind::Reply { from: id, reply });
         }
         self.nodes[i].advance(ready);
+        let node = &self.nodes[i];
+        self.invariants.released(id, HardState { term: node.term(), vote: node.vote() });
     }
 
     fn send_packet(&mut self, batch: Batch) {

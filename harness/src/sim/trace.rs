@@ -69,6 +69,7 @@ impl Trace {
             Kind::ClientTimer { client, .. } => self.words(&[7, *client]),
             Kind::Fault { event } => self.words(&[8, event.at_ns]),
             Kind::QuietStart => self.word(9),
+            Kind::Synced { node, .. } => self.words(&[10, *node]),
         }
     }
 
@@ -144,6 +145,7 @@ pub(crate) fn describe(kind: &Kind) -> String {
         Kind::ClientTimer { client, .. } => format!("client {client} timer"),
         Kind::Fault { event } => format!("fault {event}"),
         Kind::QuietStart => "quiet phase: faults stop, partitions heal".to_string(),
+        Kind::Synced { node, .. } => format!("node {node} fsync done"),
     }
 }
 

@@ -1,5 +1,5 @@
 //! The binary encoding of a log entry: hand-rolled, little-endian, versioned by its first
-//! byte. It owns the byte layout and nothing else (framing and checksums are `wal.rs`'s).
+//! byte. It owns the byte layout and nothing else (framing and checksums are `records.rs`'s).
 //!
 //! Version 1 layout:
 //! ```text

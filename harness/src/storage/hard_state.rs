@@ -18,7 +18,8 @@ pub const FILE_NAME: &str = "hard_state";
 pub const TEMP_NAME: &str = "hard_state.tmp";
 const MAGIC: &[u8; 4] = b"PRHS";
 const VERSION: u8 = 1;
-const LEN: usize = 25;
+/// The file's length in bytes.
+pub const LEN: usize = 25;
 
 fn encode(hard_state: HardState) -> [u8; LEN] {
     let mut buf = [0u8; LEN];

@@ -1,4 +1,4 @@
-//! [`MemStorage`]: the in-memory backend, for CPU-only benchmarks and the simulator.
+//! [`MemStorage`]: the in-memory backend, for CPU-only benchmarks.
 //! Everything saved counts as durable: a simulated crash keeps it, as a disk would.
 
 use super::{after_snapshot, check_next, Recovered, Storage, StorageError, SyncPolicy};

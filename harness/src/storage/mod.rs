@@ -4,11 +4,14 @@
 //! The engine only says *what* must be durable (`Ready.hard_state`, `Ready.entries`); this
 //! module owns *how*. It never decides what to persist and never touches a node.
 //!
-//! Two backends implement [`Storage`]:
-//! - [`MemStorage`]: in memory, for CPU-only benchmarks and the simulator. Everything saved
-//!   counts as durable.
+//! Three backends implement [`Storage`]:
+//! - [`MemStorage`]: in memory, for CPU-only benchmarks. Everything saved counts as durable.
 //! - [`Wal`]: a directory of append-only, checksummed segment files plus a hard-state file
 //!   written atomically. See `wal.rs` for the file formats and the crash-safety argument.
+//! - [`SimStorage`]: the simulator's disk, in memory, in the WAL's record framing: what was
+//!   synced and what was only written are kept apart, so a simulated crash loses the latter.
+//!
+//! `records.rs` holds the record framing and the recovery scan both on-disk forms share.
 //!
 //! The runtime's loop, after `let ready = node.ready()`:
 //! ```ignore
@@ -20,18 +23,23 @@
 pub mod codec;
 mod hard_state;
 mod mem;
+mod records;
+mod sim;
 mod snapshot_file;
 mod wal;
 
 pub use mem::MemStorage;
+pub use sim::{CrashDamage, SimStorage, SimStorageStats, SyncDue, SIM_LOG_NAME};
 pub use wal::{Wal, WalOptions, SEGMENT_BYTES_MAX_DEFAULT};
 
 use pinraft_engine::{Entry, HardState, Index, Snapshot};
 use std::io;
 use std::path::PathBuf;
 
-/// When a backend calls fsync.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// When a backend calls fsync. In JSON it is flattened into its owner as `fsync` (`always`,
+/// `interval`, `never`) and, for `interval`, `fsync_interval_ns`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "fsync", rename_all = "lowercase")]
 pub enum SyncPolicy {
     /// Every `save` is durable before it returns: one fsync covers the whole batch (group
     /// commit). The only policy that keeps Raft's guarantees across a power loss.
@@ -43,11 +51,40 @@ pub enum SyncPolicy {
     /// power loss can lose acknowledged (even committed) entries. For comparison runs.
     Interval {
         /// The longest time entries may stay unsynced, in nanoseconds.
+        #[serde(rename = "fsync_interval_ns")]
         interval_ns: u64,
     },
     /// Never fsync (the OS writes back when it likes). **Unsafe**: a power loss can lose
     /// votes and committed entries. For comparison runs that measure fsync's cost only.
     Never,
+}
+
+impl SyncPolicy {
+    /// The names `--fsync` takes.
+    pub const NAMES: &'static str = "always, interval or never";
+
+    /// The policy called `name` (`always`, `interval`, `never`); `interval_ns` is the
+    /// interval's length, used by `interval` only. The error is one line.
+    pub fn parse(name: &str, interval_ns: u64) -> Result<SyncPolicy, String> {
+        match name {
+            "always" => Ok(SyncPolicy::Always),
+            "interval" if interval_ns == 0 => {
+                Err("fsync interval: must be greater than zero".to_string())
+            }
+            "interval" => Ok(SyncPolicy::Interval { interval_ns }),
+            "never" => Ok(SyncPolicy::Never),
+            _ => Err(format!("invalid fsync policy '{name}': expected {}", SyncPolicy::NAMES)),
+        }
+    }
+
+    /// The policy's name, as [`SyncPolicy::parse`] reads it.
+    pub fn name(self) -> &'static str {
+        match self {
+            SyncPolicy::Always => "always",
+            SyncPolicy::Interval { .. } => "interval",
+            SyncPolicy::Never => "never",
+        }
+    }
 }
 
 /// How many fsync calls a backend made, by kind. Counted, not timed, so tests can assert them.

@@ -5,7 +5,7 @@
 //! - `wal-NNNNNN.log`: segments, numbered from 1 in write order. Each starts with the 8-byte
 //!   header `b"PRWAL\0\0\x01"` (magic and version 1), then records:
 //!   `u32 length | u32 crc32c(payload) | payload`, little-endian, where the payload is one
-//!   entry in the [`super::codec`] encoding. A segment is closed (fdatasynced, unless the
+//!   entry in the [`super::codec`] encoding (framing and scanning: `records.rs`). A segment is closed (fdatasynced, unless the
 //!   policy is `Never`) and a new one created once the next record would take it past
 //!   `segment_bytes_max`; a segment holds at least one record, so a huge entry still fits.
 //! - `hard_state` (and transiently `hard_state.tmp`): see `hard_state.rs`.
@@ -39,8 +39,9 @@
 //! Limitation: a disk that writes back the pages of one unsynced batch out of order can leave
 //! a valid record after a torn one; that is reported as corrupt, not repaired.
 
-use super::codec::{decode_entry, encode_entry, peek_index};
+use super::codec::peek_index;
 use super::hard_state::{self, sync_dir};
+use super::records::{append_record, scan_records, RECORD_HEADER_LEN};
 use super::{
     after_snapshot, check_next, snapshot_file, Recovered, Storage, StorageError, SyncPolicy,
     SyncStats, TailCut,
@@ -55,7 +56,6 @@ use std::path::{Path, PathBuf};
 pub const SEGMENT_BYTES_MAX_DEFAULT: u64 = 64 << 20;
 const HEADER: &[u8; 8] = b"PRWAL\0\0\x01";
 const HEADER_LEN: u64 = HEADER.len() as u64;
-const RECORD_HEADER_LEN: usize = 8;
 
 /// How a [`Wal`] writes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -225,13 +225,7 @@ impl Wal {
 
     fn append(&mut self, entry: &Entry) -> io::Result<()> {
         let start = self.buf.len();
-        self.buf.extend_from_slice(&[0; RECORD_HEADER_LEN]);
-        encode_entry(entry, &mut self.buf);
-        let payload_len = self.buf.len() - start - RECORD_HEADER_LEN;
-        let crc = crc32c::crc32c(&self.buf[start + RECORD_HEADER_LEN..]);
-        let len = u32::try_from(payload_len).expect("an entry of 4 GiB or more");
-        self.buf[start..start + 4].copy_from_slice(&len.to_le_bytes());
-        self.buf[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
+        append_record(entry, &mut self.buf);
         let segment = self.segments.last().expect("a segment");
         let record_len = (self.buf.len() - start) as u64;
         let used = segment.len + start as u64;
@@ -448,69 +442,27 @@ fn scan_segment(
         }
         return Err(corrupt(path, 0, "bad segment header".into()));
     }
-    let mut at = HEADER.len();
-    while at < bytes.len() {
-        let damage = match check_record(&bytes, at) {
-            Ok(len) => {
-                let payload = bytes.slice(at + RECORD_HEADER_LEN..at + RECORD_HEADER_LEN + len);
-                let entry = decode_entry(&payload)
-                    .map_err(|e| corrupt(path, at as u64, format!("undecodable entry: {e}")))?;
-                // The first entry may follow a snapshot; `read_log` checks where it starts.
-                let expected = entries.last().map_or(entry.index, |e| e.index + 1);
-                if entry.index != expected {
-                    let reason = format!("entry index {} where {expected} expected", entry.index);
-                    return Err(corrupt(path, at as u64, reason));
-                }
-                entries.push(entry);
-                at += RECORD_HEADER_LEN + len;
-                continue;
-            }
-            Err(damage) => damage,
-        };
-        if !is_last {
-            return Err(corrupt(path, at as u64, format!("{damage} (not the last segment)")));
-        }
-        if let Some(valid) = (at + 1..bytes.len()).find(|&o| check_record(&bytes, o).is_ok()) {
-            let reason = format!("{damage}, followed by a valid record at byte {valid}");
-            return Err(corrupt(path, at as u64, reason));
-        }
-        let file = OpenOptions::new().write(true).open(path)?;
-        file.set_len(at as u64)?;
-        file.sync_all()?;
-        let cut = TailCut {
-            segment: path.to_path_buf(),
-            offset: at as u64,
-            bytes: (bytes.len() - at) as u64,
-            reason: damage.to_string(),
-        };
-        eprintln!(
-            "wal: dropped a torn tail of {} bytes at byte {} of {}: {}",
-            cut.bytes,
-            cut.offset,
-            path.display(),
-            cut.reason
-        );
-        return Ok((at as u64, Some(cut)));
-    }
-    Ok((bytes.len() as u64, None))
-}
-
-/// Checks the record at `at`: returns its payload length, or what is wrong with it.
-fn check_record(bytes: &[u8], at: usize) -> Result<usize, &'static str> {
-    let rest = &bytes[at..];
-    if rest.len() < RECORD_HEADER_LEN {
-        return Err("short record header");
-    }
-    let len = u32::from_le_bytes(rest[..4].try_into().expect("4 bytes")) as usize;
-    let crc = u32::from_le_bytes(rest[4..8].try_into().expect("4 bytes"));
-    if len == 0 {
-        return Err("zero record length");
-    }
-    if len > rest.len() - RECORD_HEADER_LEN {
-        return Err("record runs past the end of the file");
-    }
-    if crc32c::crc32c(&rest[RECORD_HEADER_LEN..RECORD_HEADER_LEN + len]) != crc {
-        return Err("checksum mismatch");
-    }
-    Ok(len)
+    let scanned = scan_records(&bytes, HEADER.len(), is_last, entries)
+        .map_err(|damage| corrupt(path, damage.offset as u64, damage.reason))?;
+    let Some(reason) = scanned.torn else {
+        return Ok((bytes.len() as u64, None));
+    };
+    let at = scanned.valid_len;
+    let file = OpenOptions::new().write(true).open(path)?;
+    file.set_len(at as u64)?;
+    file.sync_all()?;
+    let cut = TailCut {
+        segment: path.to_path_buf(),
+        offset: at as u64,
+        bytes: (bytes.len() - at) as u64,
+        reason: reason.to_string(),
+    };
+    eprintln!(
+        "wal: dropped a torn tail of {} bytes at byte {} of {}: {}",
+        cut.bytes,
+        cut.offset,
+        path.display(),
+        cut.reason
+    );
+    Ok((at as u64, Some(cut)))
 }

@@ -69,7 +69,9 @@ fn sec7_every_node_snapshots_each_threshold_of_applied_entries() {
         assert_eq!(node.snapshot().map(|s| s.index), taken.last().map(|s| s.index));
         assert_eq!(node.commit_index(), 251);
     }
-    // A snapshot covers only entries already handed out to be made durable.
+    // The entries a snapshot covers are not handed out beside it: the Ready's entries start
+    // after its index, so a storage that restarts its log after the snapshot never sees
+    // them (a follower can append, commit and snapshot in one step).
     for (_, ready) in net.trace.iter().filter(|(_, r)| r.snapshot.is_some()) {
         let s = ready.snapshot.as_ref().unwrap();
         assert!(ready.entries.start > s.index);
@@ -370,4 +372,23 @@ fn measure_snapshots() {
             );
         }
     }
+}
+
+// Section 7 and the Ready contract: a follower that commits many entries in one step may
+// take several snapshots before the runtime reads `Ready.committed`; compaction never
+// removes an entry the runtime has yet to read.
+#[test]
+fn sec7_compaction_never_removes_entries_not_yet_read_as_committed() {
+    let cfg = Config { snapshot_entries_threshold: 2, ..config(2, 3) };
+    let mut f = Node::new(cfg).unwrap();
+    let entries: Vec<Entry> = (1..=12).map(|i| noop(1, i)).collect();
+    for k in 0..6 {
+        let (prev, batch) = (2 * k, entries[2 * k as usize..2 * k as usize + 2].to_vec());
+        f.step(1, append(1, (prev, if prev == 0 { 0 } else { 1 }), batch, prev + 2));
+    }
+    assert!(f.stats().snapshots_taken >= 5);
+    let ready = f.ready();
+    assert_eq!(ready.committed, 1..13);
+    assert_eq!(f.entries(ready.committed.clone()).count(), 12, "every committed entry readable");
+    f.advance(ready);
 }
