@@ -61,8 +61,10 @@ pub(crate) struct Progress {
     last_sent_ns: u64,
     /// Invariant: while `Some`, no append batch goes to this follower.
     transfer: Option<Transfer>,
-    /// When the follower last answered anything (an ack of an append or of a chunk).
-    last_heard_ns: u64,
+    /// When the oldest append or chunk the follower has not answered anything since was
+    /// sent; `None` while every send was followed by an answer. Heartbeats are not
+    /// answered, so an idle follower is never taken for a silent one.
+    waiting_since_ns: Option<u64>,
 }
 
 impl Progress {
@@ -75,7 +77,7 @@ impl Progress {
             probing: true,
             last_sent_ns: now_ns,
             transfer: None,
-            last_heard_ns: now_ns,
+            waiting_since_ns: None,
         }
     }
 
@@ -83,19 +85,27 @@ impl Progress {
         self.matched
     }
 
-    /// The follower answered at `now_ns`.
-    pub(crate) fn heard(&mut self, now_ns: u64) {
-        self.last_heard_ns = self.last_heard_ns.max(now_ns);
+    /// The follower answered something.
+    pub(crate) fn heard(&mut self) {
+        self.waiting_since_ns = None;
+    }
+
+    /// The index of the snapshot on its way to the follower, if any.
+    pub(crate) fn transfer_index(&self) -> Option<Index> {
+        self.transfer.as_ref().map(|t| t.snapshot.index)
     }
 
     /// How long a batch or chunk sent at `sent_ns` waits for its ack before it goes again.
-    /// A follower silent for two longest election timeouts is down or cut off (on a link
-    /// that merely loses 40% of packets, some ack gets through far sooner): resending to it
+    /// A follower that answered nothing for two longest election timeouts of appends or
+    /// chunks is down or cut off (on a link that merely loses 40% of packets, some ack gets
+    /// through far sooner): resending to it
     /// every resend threshold would spend packets on nothing, so it is probed at the
     /// heartbeat pace instead until it answers (issue 8's frugality).
     fn resend_due_ns(&self, config: &Config, sent_ns: u64) -> u64 {
         let due = sent_ns.saturating_add(config.resend_threshold_ns);
-        let silent_from = self.last_heard_ns.saturating_add(2 * config.election_timeout_max_ns);
+        let silent_from = self
+            .waiting_since_ns
+            .map_or(u64::MAX, |since| since.saturating_add(2 * config.election_timeout_max_ns));
         if due < silent_from {
             due
         } else {
@@ -141,6 +151,7 @@ impl Progress {
         let last = last_index.min(self.next.saturating_add(batch_max - 1));
         let range = self.next..last + 1;
         self.inflight.push_back(Inflight { first: self.next, last, sent_ns: now_ns });
+        self.waiting_since_ns.get_or_insert(now_ns);
         self.next = last + 1;
         self.last_sent_ns = now_ns;
         Some((range, resend))
@@ -178,6 +189,8 @@ impl Progress {
         if let Some(transfer) = self.transfer.as_mut() {
             if transfer.acked == 0 && transfer.snapshot.index < latest.index {
                 transfer.snapshot = latest.clone();
+                // The chunk in flight was of the old snapshot: its ack will not count.
+                transfer.sent_ns = None;
             }
         }
     }
@@ -203,6 +216,7 @@ impl Progress {
         let end = data.len().min(start.saturating_add(config.snapshot_chunk_bytes));
         transfer.sent_ns = Some(now_ns);
         self.last_sent_ns = now_ns;
+        self.waiting_since_ns.get_or_insert(now_ns);
         Some(Chunk {
             index: transfer.snapshot.index,
             term: transfer.snapshot.term,
@@ -399,9 +413,15 @@ mod tests {
         assert_eq!(pr.deadline_ns(&cfg), 400, "silent since 0: wait a heartbeat interval");
         assert_eq!(pr.next_batch(&cfg, 1, 1, 300), None);
         assert_eq!(pr.next_batch(&cfg, 1, 1, 400), Some((1..2, true)));
-        pr.heard(450);
+        pr.heard();
         assert_eq!(pr.deadline_ns(&cfg), 500, "heard again: the resend threshold applies");
         assert_eq!(pr.next_batch(&cfg, 1, 1, 500), Some((1..2, true)));
+        // An idle link (heartbeats only, never answered) does not make a follower silent.
+        let mut idle = Progress::new(0, 0);
+        idle.on_match(0);
+        idle.sent_heartbeat(1_000);
+        assert_eq!(idle.next_batch(&cfg, 1, 2, 2_000), Some((1..3, false)));
+        assert_eq!(idle.deadline_ns(&cfg), 2_100, "the first resend after idling is not slowed");
     }
 
     #[test]

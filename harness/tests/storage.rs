@@ -649,3 +649,60 @@ fn a_node_persisted_with_snapshots_restores_from_its_wal() {
     }
     assert_eq!(restored.kv_len(), 7);
 }
+
+/// A snapshot at `index` written by a throwaway WAL, copied into `dir` as if `dir`'s own
+/// `save_snapshot` had renamed it into place and crashed right after.
+fn plant_snapshot(dir: &Path, index: u64) {
+    let source = TempDir::new("plant-snapshot");
+    let mut wal = Wal::open(source.path(), WalOptions::default()).unwrap();
+    wal.save_snapshot(&snapshot(index, 2)).unwrap();
+    fs::copy(source.path().join("snapshot"), dir.join("snapshot")).unwrap();
+}
+
+// A crash right after a snapshot past the end of the log became durable, before the log
+// restarted after it: opening finishes the compaction, and the log continues after the
+// snapshot through any number of appends and reopenings.
+#[test]
+fn a_crash_before_the_log_restarts_after_a_snapshot_is_finished_at_open() {
+    let dir = TempDir::new("snapshot-crash-restart");
+    write_log(dir.path(), 50, 2048);
+    plant_snapshot(dir.path(), 80);
+    for round in 0..3u64 {
+        let mut wal = Wal::open(dir.path(), options(2048, SyncPolicy::Always)).unwrap();
+        let recovered = wal.recover().unwrap();
+        assert_eq!(recovered.snapshot.map(|s| s.index), Some(80));
+        assert_eq!(recovered.entries, entries(81..=80 + 10 * round, 2), "round {round}");
+        save(&mut wal, None, &entries(81 + 10 * round..=90 + 10 * round, 2), 0);
+    }
+    assert_eq!(segments(dir.path()).len(), 1, "the segments below the snapshot are gone");
+}
+
+// A crash after the fresh segment holds entries past the snapshot but before every older
+// segment was deleted: the index chain restarts at the snapshot's index + 1, and opening
+// deletes the covered segments.
+#[test]
+fn segments_left_below_a_snapshot_before_a_restarted_log_are_skipped_and_deleted() {
+    let dir = TempDir::new("snapshot-crash-chain");
+    write_log(dir.path(), 50, 2048);
+    let old = segments(dir.path()).len();
+    let source = TempDir::new("snapshot-crash-chain-src");
+    let mut wal = Wal::open(source.path(), options(2048, SyncPolicy::Always)).unwrap();
+    wal.save_snapshot(&snapshot(80, 2)).unwrap();
+    save(&mut wal, None, &entries(81..=85, 2), 0);
+    drop(wal);
+    let fresh = segments(source.path()).pop().unwrap();
+    fs::copy(&fresh, dir.path().join(format!("wal-{:06}.log", old + 1))).unwrap();
+    fs::copy(source.path().join("snapshot"), dir.path().join("snapshot")).unwrap();
+    let mut wal = Wal::open(dir.path(), options(2048, SyncPolicy::Always)).unwrap();
+    assert_eq!(wal.recover().unwrap().entries, entries(81..=85, 2));
+    assert_eq!(segments(dir.path()).len(), 1);
+    save(&mut wal, None, &entries(86..=90, 2), 0);
+    drop(wal);
+    assert_eq!(reopen(dir.path(), WalOptions::default()).unwrap().entries, entries(81..=90, 2));
+    // Without the snapshot the same break in the chain is corruption.
+    let bad = TempDir::new("snapshot-crash-chain-bad");
+    write_log(bad.path(), 50, 2048);
+    fs::copy(&fresh, bad.path().join(format!("wal-{:06}.log", old + 1))).unwrap();
+    let err = reopen(bad.path(), WalOptions::default()).unwrap_err();
+    assert!(err.to_string().contains("entry index 81 where 51 expected"), "{err}");
+}

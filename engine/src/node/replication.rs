@@ -136,7 +136,7 @@ impl Node {
 
     /// Leader: an answer to an append.
     pub(super) fn handle_append_ack(&mut self, from_pos: usize, outcome: AckOutcome) {
-        self.progress[from_pos].heard(self.now_ns);
+        self.progress[from_pos].heard();
         match outcome {
             AckOutcome::Match(index) => {
                 let index = index.min(self.log.last_index());

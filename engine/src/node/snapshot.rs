@@ -2,7 +2,7 @@
 //! every `snapshot_entries_threshold` applied entries and drops the log beneath; a leader
 //! sends its snapshot, in chunks, to a follower that needs entries it no longer holds.
 
-use super::Node;
+use super::{Node, Role};
 use crate::kv::Kv;
 use crate::message::{Message, SnapshotChunk};
 use crate::types::{Index, NodeId, Snapshot, Term};
@@ -31,9 +31,18 @@ impl Node {
         }
         let index = self.applied;
         let term = self.log.term(index).expect("applied entries are in the log");
-        // Never past what the runtime has yet to read as committed: several snapshots can
-        // be taken between two `Ready`s.
-        self.log.compact_to(last.min(self.committed_from - 1));
+        // Never past what the runtime has yet to read as committed (several snapshots can
+        // be taken between two `Ready`s), nor, on a leader, past a snapshot on its way to a
+        // follower, which then goes on from the log instead of needing a newer snapshot.
+        let mut floor = last.min(self.committed_from - 1);
+        if self.role == Role::Leader {
+            for peer in self.peers() {
+                if let Some(sending) = self.progress[peer].transfer_index() {
+                    floor = floor.min(sending);
+                }
+            }
+        }
+        self.log.compact_to(floor);
         self.log.covered_by_snapshot(index);
         self.snapshot = Some(Snapshot { index, term, data: self.kv.encode() });
         self.snapshot_unsaved = true;
@@ -66,7 +75,7 @@ impl Node {
 
     /// Leader: a follower's answer to a chunk.
     pub(super) fn handle_snapshot_ack(&mut self, from_pos: usize, index: Index, received: u64) {
-        self.progress[from_pos].heard(self.now_ns);
+        self.progress[from_pos].heard();
         if self.progress[from_pos].on_snapshot_ack(index, received) {
             self.maybe_commit();
         }
@@ -85,8 +94,11 @@ impl Node {
         let (term, index) = (self.term, chunk.index);
         let ack = move |received| Message::SnapshotAck { term, index, received };
         if chunk.index <= self.commit {
-            // Committed here already, so the log matches the leader's through it.
-            self.incoming = None;
+            // Committed here already, so the log matches the leader's through it. A stale
+            // duplicate leaves a newer transfer in progress alone.
+            if self.incoming.as_ref().is_some_and(|i| i.index <= self.commit) {
+                self.incoming = None;
+            }
             let message = ack(chunk.total);
             self.send(from_pos, message);
             return;
@@ -95,19 +107,18 @@ impl Node {
             (i.index, i.term, i.total) == (chunk.index, chunk.snapshot_term, chunk.total)
         };
         if !self.incoming.as_ref().is_some_and(same) {
-            if chunk.offset != 0 {
-                self.incoming = None;
+            // A chunk from the middle of another snapshot, or the start of an older one:
+            // answer "nothing held" for it, and keep the transfer in progress.
+            let older = self.incoming.as_ref().is_some_and(|i| i.index > chunk.index);
+            if chunk.offset != 0 || older {
                 let message = ack(0);
                 self.send(from_pos, message);
                 return;
             }
-            let capacity = usize::try_from(chunk.total).unwrap_or(0).min(1 << 30);
-            self.incoming = Some(Incoming {
-                index: chunk.index,
-                term: chunk.snapshot_term,
-                total: chunk.total,
-                data: Vec::with_capacity(capacity),
-            });
+            // Grown as chunks arrive: a claimed total is not trusted with an allocation.
+            let data = Vec::with_capacity(chunk.data.len());
+            let (index, term, total) = (chunk.index, chunk.snapshot_term, chunk.total);
+            self.incoming = Some(Incoming { index, term, total, data });
         }
         let incoming = self.incoming.as_mut().expect("set above");
         let held = incoming.data.len() as u64;

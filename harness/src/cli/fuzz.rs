@@ -54,6 +54,10 @@ pub struct FuzzArgs {
           value_parser = clap::value_parser!(u64).range(1..=1_000))]
     pub quiet_timeouts: u64,
     /// Print only the JSON result on stdout.
+    /// Snapshot every this many applied entries in every case (0: never); by default each
+    /// `--faults all` seed draws it (half of them snapshot every 2-40 entries).
+    #[arg(long)]
+    pub snapshot_every: Option<u64>,
     #[arg(long)]
     pub json: bool,
 }
@@ -85,6 +89,7 @@ impl FuzzArgs {
             seeds: self.seeds,
             faults: self.faults,
             quiet_timeouts: self.quiet_timeouts,
+            snapshot_every: self.snapshot_every,
         })
     }
 }

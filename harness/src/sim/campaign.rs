@@ -41,12 +41,21 @@ pub struct CampaignSpec {
     pub faults: FaultSet,
     /// Length of the quiet phase in maximal election timeouts.
     pub quiet_timeouts: u64,
+    /// Every case's `snapshot_entries_threshold` (0: no snapshots); `None`: as each seed
+    /// draws it.
+    pub snapshot_every: Option<u64>,
 }
 
 impl CampaignSpec {
     /// `seeds` seeds from `from` with the default bounds.
     pub fn new(from: u64, seeds: u64, faults: FaultSet) -> CampaignSpec {
-        CampaignSpec { from, seeds, faults, quiet_timeouts: FUZZ_QUIET_ELECTION_TIMEOUTS }
+        CampaignSpec {
+            from,
+            seeds,
+            faults,
+            quiet_timeouts: FUZZ_QUIET_ELECTION_TIMEOUTS,
+            snapshot_every: None,
+        }
     }
 
     /// The `pinraft fuzz` command that runs this campaign (`--jobs` changes nothing but
@@ -64,6 +73,9 @@ impl CampaignSpec {
         let mut flags = format!(" --faults {}", self.faults.as_str());
         if self.quiet_timeouts != FUZZ_QUIET_ELECTION_TIMEOUTS {
             flags.push_str(&format!(" --quiet-timeouts {}", self.quiet_timeouts));
+        }
+        if let Some(every) = self.snapshot_every {
+            flags.push_str(&format!(" --snapshot-every {every}"));
         }
         flags
     }
@@ -164,7 +176,10 @@ pub struct Failure {
 
 /// Runs and judges one seed. A failure is replayed once more to format its trace tail.
 pub fn run_seed(spec: &CampaignSpec, seed: u64) -> SeedResult {
-    let case = FuzzCase::new(seed, spec.faults, spec.quiet_timeouts);
+    let mut case = FuzzCase::new(seed, spec.faults, spec.quiet_timeouts);
+    if let Some(every) = spec.snapshot_every {
+        case.config.snapshot_entries_threshold = every;
+    }
     let run = run_case(&case).expect("fuzz cases are valid by construction");
     let report = &run.report;
     let check = match (&run.panic, report.linearizable) {

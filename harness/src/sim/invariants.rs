@@ -361,7 +361,13 @@ impl Invariants {
         log: &(impl LogView + ?Sized),
     ) {
         let Some(tip) = self.tips.get(&node).copied() else { return };
-        let now_term = log.term_at(tip.last_index);
+        let now_term = if tip.last_index <= log.snapshot_index() {
+            // Compacted into a snapshot since: the entry committed there is what it held.
+            let k = tip.last_index.checked_sub(1).map(|k| k as usize);
+            k.and_then(|k| self.committed.get(k)).map(|c| c.id.term)
+        } else {
+            log.term_at(tip.last_index)
+        };
         if log.last_index() < tip.last_index || now_term != Some(tip.last_term) {
             let detail = format!(
                 "leader of term {term} held index {} of term {}; now its log ends at {} \

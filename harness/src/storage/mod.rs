@@ -196,10 +196,10 @@ pub fn persist_ready(
     now_ns: u64,
 ) -> io::Result<()> {
     if let Some(snapshot) = &ready.snapshot {
-        if let Some(hard_state) = ready.hard_state {
-            let end = storage.last_index() + 1;
-            storage.save(Some(hard_state), end, &mut std::iter::empty(), now_ns)?;
-        }
+        // A conflicting suffix goes before the snapshot is durable: a crash in between then
+        // leaves a prefix of the old log, never the new snapshot glued to stale entries.
+        let cut = ready.entries.start.min(storage.last_index() + 1);
+        storage.save(ready.hard_state, cut, &mut std::iter::empty(), now_ns)?;
         storage.save_snapshot(snapshot)?;
         return storage.save(
             None,
@@ -252,4 +252,89 @@ fn check_next(
 
 fn invalid(message: String) -> io::Error {
     io::Error::new(io::ErrorKind::InvalidInput, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use pinraft_engine::{Config, Message, Node, Payload, SnapshotChunk};
+
+    /// A `MemStorage` that logs every call, to check the order `persist_ready` makes them.
+    #[derive(Default)]
+    struct Recording {
+        inner: MemStorage,
+        calls: Vec<String>,
+    }
+
+    impl Storage for Recording {
+        fn save(
+            &mut self,
+            hard_state: Option<HardState>,
+            entries_from: Index,
+            entries: &mut dyn Iterator<Item = &Entry>,
+            now_ns: u64,
+        ) -> io::Result<()> {
+            let entries: Vec<Entry> = entries.cloned().collect();
+            let cut = entries_from <= self.inner.last_index();
+            self.calls.push(format!("save from {entries_from} cut {cut} +{}", entries.len()));
+            self.inner.save(hard_state, entries_from, &mut entries.iter(), now_ns)
+        }
+        fn save_snapshot(&mut self, snapshot: &Snapshot) -> io::Result<()> {
+            self.calls.push(format!("snapshot {}", snapshot.index));
+            self.inner.save_snapshot(snapshot)
+        }
+        fn sync(&mut self) -> io::Result<()> {
+            self.inner.sync()
+        }
+        fn sync_policy(&self) -> SyncPolicy {
+            self.inner.sync_policy()
+        }
+        fn recover(&mut self) -> Result<Recovered, StorageError> {
+            self.inner.recover()
+        }
+        fn last_index(&self) -> Index {
+            self.inner.last_index()
+        }
+    }
+
+    // A follower whose log conflicts with an installed snapshot: the stale suffix is cut
+    // before the snapshot is saved, so no crash point glues the snapshot to stale entries.
+    #[test]
+    fn persist_ready_cuts_a_conflicting_suffix_before_the_snapshot() {
+        let mut disk = Recording::default();
+        let mut f = Node::new(Config::new(2, 3)).unwrap();
+        let stale = (1..=10).map(|index| Entry { term: 1, index, payload: Payload::Noop });
+        let append = Message::Append {
+            term: 1,
+            prev_index: 0,
+            prev_term: 0,
+            entries: stale.collect(),
+            commit: 0,
+        };
+        f.step(1, append);
+        let ready = f.ready();
+        persist_ready(&mut disk, &f, &ready, 0).unwrap();
+        f.advance(ready);
+        let mut single =
+            Node::new(Config { snapshot_entries_threshold: 1, ..Config::new(1, 1) }).unwrap();
+        single.tick(1_000_000_000);
+        while single.has_ready() {
+            let ready = single.ready();
+            single.advance(ready);
+        }
+        let data = single.snapshot().expect("a snapshot of its no-op").data.clone();
+        let total = data.len() as u64;
+        let chunk = SnapshotChunk { index: 5, snapshot_term: 3, offset: 0, total, data };
+        f.step(3, Message::InstallSnapshot { term: 3, chunk: Box::new(chunk) });
+        disk.calls.clear();
+        let ready = f.ready();
+        persist_ready(&mut disk, &f, &ready, 0).unwrap();
+        assert_eq!(
+            disk.calls,
+            ["save from 6 cut true +0", "snapshot 5", "save from 6 cut false +0"]
+        );
+        let recovered = disk.recover().unwrap();
+        assert_eq!(recovered.snapshot.map(|s| (s.index, s.term)), Some((5, 3)));
+        assert!(recovered.entries.is_empty(), "entries 6..10 of term 1 are gone");
+    }
 }

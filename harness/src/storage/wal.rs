@@ -112,7 +112,7 @@ impl Wal {
         let dir = dir.into();
         fs::create_dir_all(&dir)?;
         let hard_state = hard_state::read(&dir)?;
-        let (snapshot, (mut segments, entries, tail_cut)) = read_log(&dir)?;
+        let (snapshot, (mut segments, entries, tail_cut), last_record) = read_log(&dir)?;
         let mut stats = SyncStats::default();
         if segments.is_empty() {
             segments.push(create_segment(&dir, 1)?.1);
@@ -122,21 +122,25 @@ impl Wal {
         let last = segments.last().expect("a segment");
         let mut active = OpenOptions::new().write(true).open(dir.join(segment_name(last.seq)))?;
         active.seek(SeekFrom::Start(last.len))?;
-        let snapshot_index = snapshot.as_ref().map_or(0, |s| s.index);
-        let last_index = entries.last().map_or(snapshot_index, |e| e.index);
+        let snapshot_index = snapshot.as_ref().map(|s| s.index);
         let recovered = Recovered { hard_state, snapshot, entries, tail_cut };
-        Ok(Wal {
+        let mut wal = Wal {
             dir,
             options,
             segments,
             active,
-            last_index,
+            last_index: last_record,
             unsynced: false,
             last_sync_ns: None,
             stats,
             recovered: Some(recovered),
             buf: Vec::new(),
-        })
+        };
+        if let Some(index) = snapshot_index {
+            // Finishes a compaction a crash interrupted (a no-op after a clean one).
+            wal.compact(index)?;
+        }
+        Ok(wal)
     }
 
     /// How many segment files the log has.
@@ -185,6 +189,35 @@ impl Wal {
         self.active = file;
         self.segments.push(segment);
         self.unsynced = false;
+        Ok(())
+    }
+
+    /// Deletes the segments a durable snapshot through `index` wholly covers, oldest first;
+    /// if the log ends before `index`, it first starts a fresh segment, so the log continues
+    /// at `index + 1`. Run after `save_snapshot` and again at open, which finishes a
+    /// compaction a crash interrupted.
+    fn compact(&mut self, index: Index) -> io::Result<()> {
+        let durable = self.options.sync != SyncPolicy::Never;
+        let mut covered = 0;
+        if self.last_index < index {
+            self.rotate()?;
+            covered = self.segments.len() - 1;
+            self.last_index = index;
+        } else {
+            let next_first = |k: usize, segments: &[Segment]| segments[k + 1].first_index;
+            while covered + 1 < self.segments.len()
+                && next_first(covered, &self.segments).is_some_and(|f| f <= index + 1)
+            {
+                covered += 1;
+            }
+        }
+        for segment in self.segments.drain(..covered) {
+            fs::remove_file(self.dir.join(segment_name(segment.seq)))?;
+        }
+        if covered > 0 && durable {
+            sync_dir(&self.dir)?;
+            self.stats.dir += 1;
+        }
         Ok(())
     }
 
@@ -282,28 +315,7 @@ impl Storage for Wal {
         let durable = self.options.sync != SyncPolicy::Never;
         self.flush_buf()?;
         snapshot_file::write(&self.dir, snapshot, durable, &mut self.stats)?;
-        let mut covered = 0;
-        if self.last_index < snapshot.index {
-            // Nothing durable follows the snapshot: the log restarts after it.
-            self.rotate()?;
-            covered = self.segments.len() - 1;
-            self.last_index = snapshot.index;
-        } else {
-            let next_first = |k: usize, segments: &[Segment]| segments[k + 1].first_index;
-            while covered + 1 < self.segments.len()
-                && next_first(covered, &self.segments).is_some_and(|f| f <= snapshot.index + 1)
-            {
-                covered += 1;
-            }
-        }
-        for segment in self.segments.drain(..covered) {
-            fs::remove_file(self.dir.join(segment_name(segment.seq)))?;
-        }
-        if covered > 0 && durable {
-            sync_dir(&self.dir)?;
-            self.stats.dir += 1;
-        }
-        Ok(())
+        self.compact(snapshot.index)
     }
 
     fn sync(&mut self) -> io::Result<()> {
@@ -321,7 +333,7 @@ impl Storage for Wal {
         }
         self.sync()?;
         let hard_state = hard_state::read(&self.dir)?;
-        let (snapshot, (_, entries, tail_cut)) = read_log(&self.dir)?;
+        let (snapshot, (_, entries, tail_cut), _) = read_log(&self.dir)?;
         Ok(Recovered { hard_state, snapshot, entries, tail_cut })
     }
 
@@ -381,9 +393,12 @@ type Scan = (Vec<Segment>, Vec<Entry>, Option<TailCut>);
 
 /// The snapshot and the segments, checked to fit together: the entries after the snapshot
 /// continue right after its index; without one, the log starts at index 1.
-fn read_log(dir: &Path) -> Result<(Option<Snapshot>, Scan), StorageError> {
+/// Also returns the index of the last record in the segments (0: none), below the snapshot
+/// or not.
+fn read_log(dir: &Path) -> Result<(Option<Snapshot>, Scan, Index), StorageError> {
     let snapshot = snapshot_file::read(dir)?;
-    let (segments, mut entries, tail_cut) = scan(dir)?;
+    let (segments, mut entries, tail_cut) = scan(dir, snapshot.as_ref().map_or(0, |s| s.index))?;
+    let last_record = entries.last().map_or(0, |e| e.index);
     let first_segment = || dir.join(segment_name(segments.first().map_or(1, |s| s.seq)));
     match &snapshot {
         Some(s) => after_snapshot(&mut entries, s.index)
@@ -395,14 +410,18 @@ fn read_log(dir: &Path) -> Result<(Option<Snapshot>, Scan), StorageError> {
             }
         }
     }
-    Ok((snapshot, (segments, entries, tail_cut)))
+    Ok((snapshot, (segments, entries, tail_cut), last_record))
 }
 
 /// Reads every segment in order (see "Recovery" in the module docs).
-fn scan(dir: &Path) -> Result<Scan, StorageError> {
+///
+/// The index chain may restart once, at `snapshot_index + 1`, after segments wholly at or
+/// below the snapshot: a crash during a snapshot's compaction (after the fresh segment was
+/// created, before every older one was deleted) leaves exactly that.
+fn scan(dir: &Path, snapshot_index: Index) -> Result<Scan, StorageError> {
     let seqs = list_segments(dir)?;
     let mut segments = Vec::with_capacity(seqs.len());
-    let mut entries = Vec::new();
+    let mut entries: Vec<Entry> = Vec::new();
     let mut tail_cut = None;
     for (i, &seq) in seqs.iter().enumerate() {
         if i > 0 && seq != seqs[i - 1] + 1 {
@@ -411,9 +430,19 @@ fn scan(dir: &Path) -> Result<Scan, StorageError> {
         }
         let path = dir.join(segment_name(seq));
         let is_last = i + 1 == seqs.len();
-        let first = entries.len();
-        let (len, cut) = scan_segment(&path, is_last, &mut entries)?;
-        let first_index = entries.get(first).map(|e: &Entry| e.index);
+        let mut segment_entries = Vec::new();
+        let (len, cut) = scan_segment(&path, is_last, &mut segment_entries)?;
+        let first_index = segment_entries.first().map(|e| e.index);
+        if let (Some(last), Some(first)) = (entries.last().map(|e| e.index), first_index) {
+            if first != last + 1 {
+                if !(first == snapshot_index + 1 && last <= snapshot_index) {
+                    let reason = format!("entry index {first} where {} expected", last + 1);
+                    return Err(corrupt(&path, HEADER_LEN, reason));
+                }
+                entries.clear();
+            }
+        }
+        entries.append(&mut segment_entries);
         segments.push(Segment { seq, first_index, len });
         tail_cut = cut;
     }
