@@ -308,8 +308,10 @@ pub enum LoadAction {
         /// The request.
         request: Arc<ClientRequest>,
     },
-    /// Crash a node for good.
+    /// Crash a node (it stays down unless restarted).
     Crash(NodeId),
+    /// Restart a crashed node from its durable storage.
+    Restart(NodeId),
     /// Cut every link, both ways, between these nodes and the others, replacing any
     /// earlier cut.
     Partition(Vec<NodeId>),

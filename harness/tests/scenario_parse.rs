@@ -237,7 +237,6 @@ fn bad_toml_scenarios_are_one_line_errors() {
         (&format!("{run}[engine]\nbatch = 0\n"), "engine: "),
         (&format!("{run}[[events]]\nat = \"1s\"\naction = \"explode\"\n"), "unknown action"),
         (&format!("{run}[[events]]\nat = \"1s\"\naction = \"crash:9\"\n"), "out of range 1..=3"),
-        (&format!("{run}[[events]]\nat = \"1s\"\naction = \"restart:1\"\n"), "durable storage"),
         (&format!("{run}[[events]]\nat = \"9s\"\naction = \"heal\"\n"), "after the last request"),
         (&format!("{run}[[events]]\nat = \"1s\"\n"), "missing field `action`"),
         (&format!("{run}[tests]\nmaximum_get_generation_fail_fraction = 0.1\n"), "unknown field"),

@@ -52,6 +52,9 @@ pub(crate) fn play(
         while let Some(event) = pending.next_if(|e| e.at_ns <= now) {
             played.events.push(apply(event, shared, nodes));
         }
+        for id in shared.take_restarts() {
+            nodes.restart(id);
+        }
         if now >= warmup_end_ns && shared.leader().is_none() {
             played.leaderless_ns += now - last.max(warmup_end_ns);
         }

@@ -346,6 +346,7 @@ impl<L: HostedLoad> HostedThread<L> {
                         let _ = self.nodes[id as usize - 1].send(Packet::Crash);
                     }
                 }
+                LoadAction::Restart(id) => self.shared.request_restart(id),
                 LoadAction::Partition(side) => self.shared.partition(&side),
                 LoadAction::Heal => self.shared.heal(),
             }

@@ -52,6 +52,9 @@ pub(crate) struct Shared {
     packets: Vec<PacketCounter>,
     /// Set once, when the run must end before its time (`max_packets` reached).
     stop: AtomicBool,
+    /// Restarts a hosted load asked for, for the control thread (which owns the node
+    /// threads) to perform.
+    restarts: parking_lot::Mutex<Vec<NodeId>>,
 }
 
 /// A packet counter on its own cache line: node threads on different cores add to their
@@ -71,6 +74,7 @@ impl Shared {
             status: (0..nodes).map(|_| AtomicU64::new(0)).collect(),
             packets: (0..=nodes).map(|_| PacketCounter(AtomicU64::new(0))).collect(),
             stop: AtomicBool::new(false),
+            restarts: parking_lot::Mutex::new(Vec::new()),
         }
     }
 
@@ -83,6 +87,16 @@ impl Shared {
     /// Every packet routed so far, between nodes and to and from clients.
     pub(crate) fn packets_routed(&self) -> u64 {
         self.packets.iter().map(|p| p.0.load(Mem::Relaxed)).sum()
+    }
+
+    /// Asks the control thread to restart node `id` from its storage.
+    pub(crate) fn request_restart(&self, id: NodeId) {
+        self.restarts.lock().push(id);
+    }
+
+    /// The restarts asked for since the last call, in order.
+    pub(crate) fn take_restarts(&self) -> Vec<NodeId> {
+        std::mem::take(&mut *self.restarts.lock())
     }
 
     /// Asks every thread to end the run.

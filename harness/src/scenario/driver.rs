@@ -241,7 +241,15 @@ impl Driver {
                 "healed every partition".to_string()
             }
             (Action::Crash(node), _) => crash(node, view, out),
-            (Action::Restart(node), _) => format!("node {node} not restarted: no durable storage"),
+            (Action::Restart(node), _) => {
+                if view.is_alive(node) {
+                    format!("node {node} was up already")
+                } else {
+                    out.push(LoadAction::Restart(node));
+                    view.alive[node as usize - 1] = true;
+                    format!("restarted node {node} from its storage")
+                }
+            }
         };
         Some(done)
     }

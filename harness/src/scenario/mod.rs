@@ -142,6 +142,8 @@ pub struct EngineKnobs {
     pub batch_entries_max: usize,
     /// Append batches in flight per follower.
     pub inflight_batches_max: usize,
+    /// Snapshot every this many applied entries (0: never).
+    pub snapshot_entries_threshold: u64,
 }
 
 impl Default for EngineKnobs {
@@ -154,6 +156,7 @@ impl Default for EngineKnobs {
             resend_threshold_ns: c.resend_threshold_ns,
             batch_entries_max: c.batch_entries_max,
             inflight_batches_max: c.inflight_batches_max,
+            snapshot_entries_threshold: c.snapshot_entries_threshold,
         }
     }
 }
@@ -170,6 +173,7 @@ impl EngineKnobs {
             resend_threshold_ns: self.resend_threshold_ns,
             batch_entries_max: self.batch_entries_max,
             inflight_batches_max: self.inflight_batches_max,
+            snapshot_entries_threshold: self.snapshot_entries_threshold,
             seed,
             ..Config::default()
         }

@@ -8,7 +8,7 @@
 use super::{
     Benchmarks, EngineKnobs, Faults, Format, Scenario, ScriptAction, ScriptedEvent, Tests, Workload,
 };
-use crate::args::{self, Action};
+use crate::args;
 use crate::sim::CLIENTS_MAX;
 use crate::workload::WorkloadSpec;
 use pinraft_engine::MEMBERS_MAX;
@@ -76,6 +76,7 @@ struct EngineSection {
     resend: Option<Duration>,
     batch: Option<usize>,
     inflight: Option<usize>,
+    snapshot_every: Option<u64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -243,6 +244,7 @@ fn engine_knobs(e: &EngineSection) -> EngineKnobs {
         resend_threshold_ns: e.resend.map_or(d.resend_threshold_ns, |x| x.0),
         batch_entries_max: e.batch.unwrap_or(d.batch_entries_max),
         inflight_batches_max: e.inflight.unwrap_or(d.inflight_batches_max),
+        snapshot_entries_threshold: e.snapshot_every.unwrap_or(d.snapshot_entries_threshold),
     }
 }
 
@@ -255,11 +257,6 @@ fn events(
     for (i, entry) in entries.iter().enumerate() {
         let text = &entry.text;
         let event = args::parse_event(text).map_err(|e| format!("events[{i}]: {e}"))?;
-        if let Action::Restart(_) = event.action {
-            return Err(format!(
-                "events[{i}]: '{text}': restart needs durable storage, not supported yet"
-            ));
-        }
         args::check_event_nodes(&[event], nodes).map_err(|e| format!("events[{i}]: {e}"))?;
         if event.at_ns > duration_ns {
             return Err(format!(

@@ -68,6 +68,7 @@ fn sim_config(scenario: &Scenario, seed: u64) -> SimConfig {
         resend_threshold_ns: e.resend_threshold_ns,
         batch_entries_max: e.batch_entries_max,
         inflight_batches_max: e.inflight_batches_max,
+        snapshot_entries_threshold: e.snapshot_entries_threshold,
         record_history: false,
         record_trace: false,
         ..SimConfig::default()

@@ -127,6 +127,11 @@ impl Simulator {
                 self.queue.push(self.now_ns + delay, Kind::Request { to, request });
             }
             LoadAction::Crash(node) => self.crash(node),
+            LoadAction::Restart(node) => {
+                // The load's own record of the event says what it asked for; a restart of a
+                // node found up is a no-op, as `restart:N` is.
+                let _ = self.restart(node);
+            }
             LoadAction::Partition(side) => {
                 self.network.heal();
                 self.network.partition(&side);
