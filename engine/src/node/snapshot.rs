@@ -107,10 +107,10 @@ impl Node {
             (i.index, i.term, i.total) == (chunk.index, chunk.snapshot_term, chunk.total)
         };
         if !self.incoming.as_ref().is_some_and(same) {
-            // A chunk from the middle of another snapshot, or the start of an older one:
-            // answer "nothing held" for it, and keep the transfer in progress.
-            let older = self.incoming.as_ref().is_some_and(|i| i.index > chunk.index);
-            if chunk.offset != 0 || older {
+            // A chunk from the middle of another snapshot: answer "nothing held" for it and
+            // keep the transfer in progress. The start of another one replaces it, even an
+            // older one: its sender (a new leader, say) may be the only one left.
+            if chunk.offset != 0 {
                 let message = ack(0);
                 self.send(from_pos, message);
                 return;
