@@ -78,8 +78,9 @@ pub struct RunArgs {
     #[arg(long, default_value_t = Config::default().inflight_batches_max)]
     pub inflight: usize,
     /// Snapshot and compact the log after this many applied entries beyond the last
-    /// snapshot (snapshot_entries_threshold); 0: never.
-    #[arg(long, default_value_t = Config::default().snapshot_entries_threshold)]
+    /// snapshot (snapshot_entries_threshold); 0: never. On by default, unlike the engine's
+    /// own default: a run of a minute at 1M ops/s otherwise holds 60M entries per node.
+    #[arg(long, default_value_t = RUN_SNAPSHOT_EVERY)]
     pub snapshot_every: u64,
     /// Resend threshold of an unacknowledged batch (resend_threshold_ns).
     #[arg(long, default_value = "20ms", value_parser = args::parse_duration)]
@@ -150,6 +151,12 @@ pub struct RunArgs {
     #[arg(long, value_name = "FILE")]
     pub history: Option<PathBuf>,
 }
+
+/// `pinraft run`'s default `--snapshot-every`. Measured (3 nodes, 64 clients, 1,000 keys):
+/// throughput as without snapshots or higher, p99 88-90 us against 116-134 us, and memory
+/// bounded (148 MB against 2.95 GB after 10 s). Each snapshot encodes every key on the
+/// node's thread (0.5 s per million keys), so with millions of keys raise it.
+pub const RUN_SNAPSHOT_EVERY: u64 = 100_000;
 
 impl Default for RunArgs {
     fn default() -> RunArgs {
