@@ -388,6 +388,26 @@ impl PacketKinds {
     }
 }
 
+/// Snapshot counters (JSON `snapshots`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct SnapshotCounts {
+    /// Snapshots nodes took of their own state machines.
+    pub taken: u64,
+    /// Snapshots followers installed from a leader.
+    pub installed: u64,
+    /// `InstallSnapshot` chunks sent, resends included.
+    pub chunks_sent: u64,
+}
+
+impl SnapshotCounts {
+    /// Adds one node's engine counters.
+    pub fn add(&mut self, stats: &pinraft_engine::Stats) {
+        self.taken += stats.snapshots_taken;
+        self.installed += stats.snapshots_installed;
+        self.chunks_sent += stats.snapshot_chunks_sent;
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -7,7 +7,7 @@ use super::node::NodeResult;
 use super::ClusterConfig;
 use crate::history::Operation;
 use crate::metrics::{Latency, LatencySummary};
-use crate::workload::{PacketKinds, RequestCounts};
+use crate::workload::{PacketKinds, RequestCounts, SnapshotCounts};
 use serde::Serialize;
 
 /// Message counters (JSON `messages`).
@@ -95,17 +95,6 @@ pub struct FsyncCounts {
     pub dir: u64,
     /// fsync calls on snapshot files.
     pub snapshot: u64,
-}
-
-/// Snapshots over the measured window, summed over the nodes (JSON `snapshots`).
-#[derive(Clone, Copy, Debug, Default, Serialize)]
-pub struct SnapshotCounts {
-    /// Snapshots nodes took of their own state machines.
-    pub taken: u64,
-    /// Snapshots followers installed from a leader.
-    pub installed: u64,
-    /// `InstallSnapshot` chunks sent, resends included.
-    pub chunks_sent: u64,
 }
 
 /// What a cluster started from (JSON `recovered`). See README, "Recovery", for exactly
@@ -243,9 +232,7 @@ impl NodeSums {
             sums.fsyncs.hard_state += r.syncs.hard_state;
             sums.fsyncs.dir += r.syncs.dir;
             sums.fsyncs.snapshot += r.syncs.snapshot;
-            sums.snapshots.taken += r.stats.snapshots_taken;
-            sums.snapshots.installed += r.stats.snapshots_installed;
-            sums.snapshots.chunks_sent += r.stats.snapshot_chunks_sent;
+            sums.snapshots.add(&r.stats);
             sums.elections += r.stats.elections;
             sums.leader_changes += r.stats.terms_led;
         }

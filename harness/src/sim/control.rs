@@ -2,10 +2,10 @@
 //! node, cut links, heal, restart a node with amnesia, and read who leads.
 
 use super::invariants::Invariants;
-use super::report::SnapshotCounts;
 use super::simulator::{End, Simulator};
 use super::trace::format_time;
 use crate::storage::Storage;
+use crate::workload::SnapshotCounts;
 use crate::workload::{HostedLoad, PacketKinds};
 use pinraft_engine::{quorum, Node, NodeId, Role};
 

@@ -9,6 +9,7 @@ use crate::check::{self, Budget, Verdict};
 use crate::history::Operation;
 use crate::storage::SimStorageStats;
 use crate::workload::RequestCounts;
+use crate::workload::SnapshotCounts;
 use pinraft_engine::NodeId;
 use serde::Serialize;
 use std::fmt::Write;
@@ -19,26 +20,6 @@ pub const CHECK_STATES_MAX: u64 = 2_000_000;
 
 /// The version of the JSON below; bumped when a key changes meaning or disappears.
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// Snapshot counters (JSON `snapshots`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct SnapshotCounts {
-    /// Snapshots nodes took of their own state machines.
-    pub taken: u64,
-    /// Snapshots followers installed from a leader.
-    pub installed: u64,
-    /// `InstallSnapshot` chunks sent, resends included.
-    pub chunks_sent: u64,
-}
-
-impl SnapshotCounts {
-    /// Adds one node's engine counters.
-    pub fn add(&mut self, stats: &pinraft_engine::Stats) {
-        self.taken += stats.snapshots_taken;
-        self.installed += stats.snapshots_installed;
-        self.chunks_sent += stats.snapshot_chunks_sent;
-    }
-}
 
 /// Everything a run measured and found.
 #[derive(Clone, Debug, Serialize)]

@@ -39,20 +39,36 @@ pub fn write(
     durable: bool,
     stats: &mut SyncStats,
 ) -> io::Result<()> {
-    let temp = dir.join(TEMP_NAME);
+    let synced = replace_atomically(dir, TEMP_NAME, FILE_NAME, &[&encode(hard_state)], durable)?;
+    stats.hard_state += u64::from(synced);
+    stats.dir += u64::from(synced);
+    Ok(())
+}
+
+/// Replaces `dir/name` by `parts`, concatenated, so that a crash leaves the old file or the
+/// new one, never a mix: written to `dir/temp`, fsynced (with `durable`), renamed over
+/// `name`, and the directory fsynced (with `durable`). Returns whether it synced.
+pub fn replace_atomically(
+    dir: &Path,
+    temp: &str,
+    name: &str,
+    parts: &[&[u8]],
+    durable: bool,
+) -> io::Result<bool> {
+    let temp = dir.join(temp);
     let mut file = File::create(&temp)?;
-    file.write_all(&encode(hard_state))?;
+    for part in parts {
+        file.write_all(part)?;
+    }
     if durable {
         file.sync_all()?;
-        stats.hard_state += 1;
     }
     drop(file);
-    fs::rename(&temp, dir.join(FILE_NAME))?;
+    fs::rename(&temp, dir.join(name))?;
     if durable {
         sync_dir(dir)?;
-        stats.dir += 1;
     }
-    Ok(())
+    Ok(durable)
 }
 
 /// Reads the hard state (the default when none was ever written), deleting a leftover

@@ -7,12 +7,12 @@
 //! found at startup is a write that crashed before its rename and is deleted unread. As the
 //! file is only ever renamed into place whole, any damage to it is corruption, not a tear.
 
-use super::hard_state::sync_dir;
+use super::hard_state::replace_atomically;
 use super::{StorageError, SyncStats};
 use bytes::Bytes;
 use pinraft_engine::Snapshot;
-use std::fs::{self, File};
-use std::io::{self, Write};
+use std::fs;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// The file's name in the storage directory.
@@ -29,26 +29,16 @@ pub fn write(
     durable: bool,
     stats: &mut SyncStats,
 ) -> io::Result<()> {
-    let temp = dir.join(TEMP_NAME);
-    let mut file = File::create(&temp)?;
     let mut header = Vec::with_capacity(HEADER_LEN);
     header.extend_from_slice(MAGIC);
     header.extend_from_slice(&snapshot.index.to_le_bytes());
     header.extend_from_slice(&snapshot.term.to_le_bytes());
     header.extend_from_slice(&(snapshot.data.len() as u64).to_le_bytes());
     header.extend_from_slice(&crc32c::crc32c(&snapshot.data).to_le_bytes());
-    file.write_all(&header)?;
-    file.write_all(&snapshot.data)?;
-    if durable {
-        file.sync_all()?;
-        stats.snapshot += 1;
-    }
-    drop(file);
-    fs::rename(&temp, dir.join(FILE_NAME))?;
-    if durable {
-        sync_dir(dir)?;
-        stats.dir += 1;
-    }
+    let parts = [&header[..], &snapshot.data[..]];
+    let synced = replace_atomically(dir, TEMP_NAME, FILE_NAME, &parts, durable)?;
+    stats.snapshot += u64::from(synced);
+    stats.dir += u64::from(synced);
     Ok(())
 }
 

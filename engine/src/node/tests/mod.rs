@@ -19,7 +19,7 @@ mod zero_copy;
 
 use crate::{
     AckOutcome, Batch, ClientReply, ClientRequest, Config, Entry, HardState, Index, Message, Node,
-    NodeId, Op, Outcome, Payload, Ready, Role, Term, NONE,
+    NodeId, Op, Outcome, Payload, Ready, RecoverError, Role, Snapshot, Term, NONE,
 };
 use bytes::Bytes;
 use std::sync::Arc;
@@ -134,6 +134,45 @@ pub(super) fn heartbeat(term: Term, commit: Index) -> Message {
 /// A copy of the entries of `node`'s log in `range`.
 pub(super) fn logged(node: &Node, range: std::ops::Range<Index>) -> Vec<Entry> {
     node.entries(range).cloned().collect()
+}
+
+/// What a runtime would have on disk: the last hard state, the latest snapshot and the
+/// entries after it, each `Ready` performed as the engine asks.
+#[derive(Default, Clone)]
+pub(super) struct Disk {
+    pub hard_state: HardState,
+    pub snapshot: Option<Snapshot>,
+    /// Durable entries, contiguous; the first may come after index 1.
+    pub entries: Vec<Entry>,
+}
+
+impl Disk {
+    /// Performs a `Ready` durably, as a runtime must before sending its messages.
+    pub fn persist(&mut self, node: &mut Node) -> Ready {
+        let ready = take(node);
+        if let Some(hs) = ready.hard_state {
+            self.hard_state = hs;
+        }
+        if let Some(s) = &ready.snapshot {
+            self.snapshot = Some(s.clone());
+            self.entries.retain(|e| e.index > s.index);
+            if self.entries.first().is_some_and(|e| e.index != s.index + 1) {
+                self.entries.clear();
+            }
+        }
+        self.entries.retain(|e| e.index < ready.entries.start);
+        self.entries.extend(node.entries(ready.entries.clone()).cloned());
+        ready
+    }
+
+    pub fn restore(&self, config: Config, now_ns: u64) -> Result<Node, RecoverError> {
+        Node::restore(config, self.hard_state, self.snapshot.clone(), self.entries.clone(), now_ns)
+    }
+
+    /// A node restarted from this disk, which must be sound.
+    pub fn recover(&self, config: Config, now_ns: u64) -> Node {
+        self.restore(config, now_ns).unwrap()
+    }
 }
 
 /// Takes a node's `Ready` and advances it at once, as an in-memory runtime does.

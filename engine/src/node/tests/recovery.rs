@@ -2,33 +2,6 @@
 //! term, vote and log survive a crash; the commit index and the state machine are rebuilt.
 
 use super::*;
-use crate::RecoverError;
-
-/// What a runtime would have on disk: the last hard state and every entry handed out.
-#[derive(Default)]
-struct Disk {
-    hard_state: HardState,
-    entries: Vec<Entry>,
-}
-
-impl Disk {
-    /// Performs a `Ready` durably, as a runtime must before sending its messages.
-    fn persist(&mut self, node: &mut Node) -> Ready {
-        let ready = take(node);
-        if let Some(hs) = ready.hard_state {
-            self.hard_state = hs;
-        }
-        if !ready.entries.is_empty() {
-            self.entries.truncate(ready.entries.start as usize - 1);
-            self.entries.extend(node.entries(ready.entries.clone()).cloned());
-        }
-        ready
-    }
-
-    fn recover(&self, config: Config, now_ns: u64) -> Node {
-        Node::recover(config, self.hard_state, self.entries.clone(), now_ns).unwrap()
-    }
-}
 
 // Figure 2: a single node that acknowledged a put and then crashed still has the write
 // after it restarts from its durable state.
@@ -75,7 +48,7 @@ fn s5_2_a_restarted_node_does_not_vote_twice_in_a_term() {
 // does not start an election the moment it is ticked.
 #[test]
 fn s5_2_the_election_timeout_runs_from_the_restart() {
-    let disk = Disk { hard_state: HardState { term: 3, vote: 0 }, entries: Vec::new() };
+    let disk = Disk { hard_state: HardState { term: 3, vote: 0 }, ..Disk::default() };
     let mut f = disk.recover(config(1, 3), 60_000 * MS);
     f.tick(60_000 * MS + 99 * MS);
     assert_eq!(f.role(), Role::Follower);

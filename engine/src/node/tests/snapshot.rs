@@ -2,7 +2,7 @@
 
 use super::*;
 use crate::kv::Kv;
-use crate::{RecoverError, Snapshot, Stats};
+use crate::{RecoverError, Stats};
 
 /// `n` nodes (node 1 times out first, as in `Net::new`) with `knobs` applied, node 1 elected.
 fn net(n: u64, knobs: impl Fn(Config) -> Config) -> Net {
@@ -176,38 +176,6 @@ fn fig13_a_lost_chunk_is_resent_and_the_transfer_resumes() {
     assert!(sent > chunks, "the lost chunk went again ({sent} sent for {chunks})");
     net.settle();
     assert_eq!(state(&net.nodes[2]), state(&net.nodes[0]));
-}
-
-/// A runtime's durable state with snapshots: performs each `Ready` as the engine asks.
-#[derive(Default, Clone)]
-struct Disk {
-    hard_state: HardState,
-    snapshot: Option<Snapshot>,
-    /// Durable entries, contiguous; the first may come after index 1.
-    entries: Vec<Entry>,
-}
-
-impl Disk {
-    fn persist(&mut self, node: &mut Node) -> Ready {
-        let ready = take(node);
-        if let Some(hs) = ready.hard_state {
-            self.hard_state = hs;
-        }
-        if let Some(s) = &ready.snapshot {
-            self.snapshot = Some(s.clone());
-            self.entries.retain(|e| e.index > s.index);
-            if self.entries.first().is_some_and(|e| e.index != s.index + 1) {
-                self.entries.clear();
-            }
-        }
-        self.entries.retain(|e| e.index < ready.entries.start);
-        self.entries.extend(node.entries(ready.entries.clone()).cloned());
-        ready
-    }
-
-    fn restore(&self, config: Config, now_ns: u64) -> Result<Node, RecoverError> {
-        Node::restore(config, self.hard_state, self.snapshot.clone(), self.entries.clone(), now_ns)
-    }
 }
 
 // Section 7 with Figure 2: a node restarts from its snapshot and the log after it, with
