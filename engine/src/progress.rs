@@ -90,9 +90,15 @@ impl Progress {
         self.waiting_since_ns = None;
     }
 
-    /// The index of the snapshot on its way to the follower, if any.
-    pub(crate) fn transfer_index(&self) -> Option<Index> {
-        self.transfer.as_ref().map(|t| t.snapshot.index)
+    /// The index of the snapshot on its way to the follower, if any and if the follower
+    /// still answers: a leader keeps the log after it, but not for a follower that is down
+    /// (its memory must stay bounded while the follower is gone).
+    pub(crate) fn live_transfer_index(&self, config: &Config, now_ns: u64) -> Option<Index> {
+        let transfer = self.transfer.as_ref()?;
+        let silent = self.waiting_since_ns.is_some_and(|since| {
+            now_ns >= since.saturating_add(2 * config.election_timeout_max_ns)
+        });
+        (!silent).then_some(transfer.snapshot.index)
     }
 
     /// How long a batch or chunk sent at `sent_ns` waits for its ack before it goes again.
@@ -389,6 +395,8 @@ mod tests {
         assert!(!pr.on_snapshot_ack(9, 10), "an ack for another snapshot is ignored");
         assert!(!pr.on_snapshot_ack(10, 8));
         assert_eq!(pr.next_chunk(&cfg, 108), Some(chunk(8, b"89", false)));
+        assert_eq!(pr.live_transfer_index(&cfg, 108), Some(10));
+        assert_eq!(pr.live_transfer_index(&cfg, 5 + 2 * cfg.election_timeout_max_ns), None, "down");
         assert!(pr.on_snapshot_ack(10, 10));
         assert!(!pr.sending_snapshot());
         assert_eq!((pr.matched(), pr.next_batch(&cfg, 11, 20, 109)), (10, Some((11..19, false))));

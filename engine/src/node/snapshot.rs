@@ -33,11 +33,13 @@ impl Node {
         let term = self.log.term(index).expect("applied entries are in the log");
         // Never past what the runtime has yet to read as committed (several snapshots can
         // be taken between two `Ready`s), nor, on a leader, past a snapshot on its way to a
-        // follower, which then goes on from the log instead of needing a newer snapshot.
+        // follower that answers, which then goes on from the log instead of needing a newer
+        // snapshot.
         let mut floor = last.min(self.committed_from - 1);
         if self.role == Role::Leader {
             for peer in self.peers() {
-                if let Some(sending) = self.progress[peer].transfer_index() {
+                let live = self.progress[peer].live_transfer_index(&self.config, self.now_ns);
+                if let Some(sending) = live {
                     floor = floor.min(sending);
                 }
             }
