@@ -268,10 +268,7 @@ impl ClassicClients {
         tally: &mut Tally,
     ) {
         let (c, s) = (reply.client, reply.seq);
-        let k = match c.checked_sub(1).map(|k| k as usize) {
-            Some(k) if k < self.clients.len() => k,
-            _ => return tally.error(format!("a reply for client {c}, which does not exist")),
-        };
+        let Some(k) = tally.client_index(c, self.clients.len()) else { return };
         let state = self.clients[k].ids.get((s as usize).wrapping_sub(1)).copied();
         match state {
             None => return tally.error(format!("a reply to request id {c}.{s}, never sent")),

@@ -72,6 +72,18 @@ pub struct Tally {
 }
 
 impl Tally {
+    /// The position of `client` among `clients` clients numbered from 1, or `None` after
+    /// recording a reply for a client that does not exist as an error.
+    pub(super) fn client_index(&mut self, client: u64, clients: usize) -> Option<usize> {
+        match client.checked_sub(1).map(|k| k as usize) {
+            Some(k) if k < clients => Some(k),
+            _ => {
+                self.error(format!("a reply for client {client}, which does not exist"));
+                None
+            }
+        }
+    }
+
     pub(super) fn sent(&mut self, kind: Kind) {
         match kind {
             Kind::Get => self.gets.sent += 1,

@@ -143,10 +143,7 @@ impl SessionClients {
         tally: &mut Tally,
     ) {
         let (c, s) = (reply.client, reply.seq);
-        let k = match c.checked_sub(1).map(|k| k as usize) {
-            Some(k) if k < self.clients.len() => k,
-            _ => return tally.error(format!("a reply for client {c}, which does not exist")),
-        };
+        let Some(k) = tally.client_index(c, self.clients.len()) else { return };
         let client = &mut self.clients[k];
         match client.outstanding() {
             Some(o) if o.request.seq == s => tally.latency(now_ns.saturating_sub(o.sent_ns)),
