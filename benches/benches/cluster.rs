@@ -1,12 +1,14 @@
-//! Cluster benchmarks, with threads: a pinned 3-node cluster (`PinnedCluster`) with the
-//! benchmark thread as its client, and a bounded channel round trip as the floor under it.
+//! Cluster benchmarks, with threads: the harness's pinned 3-node cluster (`BenchCluster`,
+//! the node loop `pinraft run` runs) with the benchmark thread as its client, for pinraft and
+//! for tikv/raft-rs, and a bounded channel round trip as the floor under both.
 //! Every thread blocks on its channel; none spins. Starting a cluster (an election, about
 //! 50 ms) and building requests stay outside the timed regions.
 
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use pinraft_benches::{message_batch, Echo, PinnedCluster, PUTS_PER_CLUSTER_MAX};
+use pinraft_benches::{message_batch, BenchCluster, Echo, PUTS_PER_CLUSTER_MAX};
+use pinraft_harness::replica::{BuildReplica, Pinraft, RaftRs};
 use std::time::{Duration, Instant};
 
 /// The allocator the `pinraft` binary runs on.
@@ -23,19 +25,19 @@ const CHANNEL_BATCH: usize = 64;
 const CHANNEL_CAPACITY: usize = 1_024;
 
 /// Starts again from a fresh cluster once it has taken many puts (outside any timed region).
-fn recycle(cluster: &mut PinnedCluster, batch: usize) {
+fn recycle<R: BuildReplica>(cluster: &mut BenchCluster<R>, batch: usize) {
     if cluster.puts_sent() > PUTS_PER_CLUSTER_MAX {
-        *cluster = PinnedCluster::start(3, batch);
+        *cluster = BenchCluster::start(3, batch);
     }
 }
 
 /// One put's latency as its client sees it: sent to the leader, replicated to a majority,
 /// committed, applied and answered. One client, one request outstanding.
-fn commit_latency(c: &mut Criterion) {
-    let mut group = c.benchmark_group("cluster_commit_latency_3_nodes");
+fn commit_latency_of<R: BuildReplica>(c: &mut Criterion, engine: &str) {
+    let mut group = c.benchmark_group(format!("cluster_commit_latency_3_nodes/{engine}"));
     group.throughput(Throughput::Elements(1));
     group.bench_function(BenchmarkId::from_parameter("one_put"), |b| {
-        let mut cluster = PinnedCluster::start(3, 64);
+        let mut cluster = BenchCluster::<R>::start(3, 64);
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
@@ -54,14 +56,14 @@ fn commit_latency(c: &mut Criterion) {
 
 /// `PUTS` puts sent at once (in packets of `PUTS_PER_PACKET`), until the last is answered,
 /// with `batch_entries_max` 1 (one entry per append) and 64.
-fn throughput(c: &mut Criterion) {
-    let mut group = c.benchmark_group("cluster_throughput_3_nodes");
+fn throughput_of<R: BuildReplica>(c: &mut Criterion, engine: &str) {
+    let mut group = c.benchmark_group(format!("cluster_throughput_3_nodes/{engine}"));
     group.throughput(Throughput::Elements(PUTS as u64));
     // An iteration takes milliseconds: the same count in every sample fits that better.
     group.sampling_mode(SamplingMode::Flat);
     for batch in [1usize, 64] {
         group.bench_with_input(BenchmarkId::from_parameter(batch), &batch, |b, &batch| {
-            let mut cluster = PinnedCluster::start(3, batch);
+            let mut cluster = BenchCluster::<R>::start(3, batch);
             b.iter_custom(|iters| {
                 let mut total = Duration::ZERO;
                 for _ in 0..iters {
@@ -81,6 +83,16 @@ fn throughput(c: &mut Criterion) {
         });
     }
     group.finish();
+}
+
+fn commit_latency(c: &mut Criterion) {
+    commit_latency_of::<Pinraft>(c, "pinraft");
+    commit_latency_of::<RaftRs>(c, "raft-rs");
+}
+
+fn throughput(c: &mut Criterion) {
+    throughput_of::<Pinraft>(c, "pinraft");
+    throughput_of::<RaftRs>(c, "raft-rs");
 }
 
 /// The floor: a batch of 64 messages to another thread through a bounded crossbeam channel

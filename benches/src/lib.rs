@@ -6,8 +6,9 @@
 //!
 //! - [`HandCluster`]: engine nodes in one thread, messages delivered by hand. No threads, no
 //!   channels, no clock: every input is fixed, so instruction counts repeat exactly.
-//! - [`PinnedCluster`]: a 3-node cluster on pinned threads with bounded crossbeam channels,
-//!   the benchmark thread as its client.
+//! - [`BenchCluster`]: the harness's cluster (pinned node threads, bounded crossbeam
+//!   channels, the node loop `pinraft run` runs) for any engine, the benchmark thread as its
+//!   only client.
 //! - [`Echo`]: a driver thread and an echo thread on two cores, passing a batch back and
 //!   forth: the channel floor.
 //!
@@ -16,13 +17,13 @@
 
 #![deny(missing_docs)]
 
+mod cluster;
 mod echo;
 mod hand;
-mod pinned;
 
+pub use cluster::{BenchCluster, PUTS_PER_CLUSTER_MAX};
 pub use echo::{message_batch, Echo};
 pub use hand::{HandCluster, LOG_ENTRIES_MAX};
-pub use pinned::{PinnedCluster, PUTS_PER_CLUSTER_MAX};
 
 use core_affinity::CoreId;
 use std::sync::OnceLock;

@@ -12,9 +12,11 @@ use std::collections::HashMap;
 /// writers are the clients it serves.
 pub(crate) type Fixed = FxBuildHasher;
 
-/// The key-value store every replica applies committed requests to.
+/// The key-value store every replica applies committed requests to. Public so that a
+/// runtime driving another Raft library (the harness's raft-rs adapter) applies committed
+/// requests to the very same state machine, with the same once-only client table.
 #[derive(Debug, Default)]
-pub(crate) struct Kv {
+pub struct Kv {
     /// Values are this replica's own copies, not the log's shared buffers: a shared
     /// buffer's reference count would be written by every replica's thread at every
     /// overwrite, and that cache line bouncing between cores costs more than copying a
@@ -30,7 +32,7 @@ impl Kv {
     /// The outcome of `(client, seq)` if it was applied already.
     /// A request older than the client's last one cannot be waited for any more: it gets
     /// `Fail`, which the client ignores.
-    pub(crate) fn applied(&self, client: ClientId, seq: Seq) -> Option<Outcome> {
+    pub fn applied(&self, client: ClientId, seq: Seq) -> Option<Outcome> {
         match self.sessions.get(&client) {
             Some((last, outcome)) if *last == seq => Some(outcome.clone()),
             Some((last, _)) if *last > seq => Some(Outcome::Fail),
@@ -39,7 +41,7 @@ impl Kv {
     }
 
     /// Applies a committed request once; a repeat returns the first outcome unchanged.
-    pub(crate) fn apply(&mut self, request: &ClientRequest) -> Outcome {
+    pub fn apply(&mut self, request: &ClientRequest) -> Outcome {
         if let Some(outcome) = self.applied(request.client, request.seq) {
             return outcome;
         }
@@ -81,12 +83,18 @@ impl Kv {
     }
 
     /// The value of `key`, empty when it was never written.
-    pub(crate) fn get(&self, key: &[u8]) -> Bytes {
+    pub fn get(&self, key: &[u8]) -> Bytes {
         Bytes::copy_from_slice(self.value(key))
     }
 
-    pub(crate) fn len(&self) -> usize {
+    /// How many keys hold a value.
+    pub fn len(&self) -> usize {
         self.data.len()
+    }
+
+    /// Whether no key holds a value.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
     }
 
     /// Every client in the client table, in ascending order.

@@ -30,6 +30,7 @@ mod ready;
 mod types;
 
 pub use config::{Config, ConfigError, RecoverError, MEMBERS_MAX};
+pub use kv::Kv;
 pub use message::{AckOutcome, Batch, Message, SnapshotChunk};
 pub use node::{Node, Role, Stats};
 pub use ready::Ready;

@@ -21,6 +21,9 @@ enum Command {
     Run(cli::run::RunArgs),
     /// A grid of runs (any `run` flag as a comma list): a table, CSV, JSON and SVG plots.
     Sweep(Box<cli::sweep::SweepArgs>),
+    /// Every engine on the same grid in one sitting, alternating engines run by run: a table
+    /// with ratios to pinraft's, CSV, JSON and SVG plots (default: raft and raft-rs).
+    Compare(Box<cli::compare::CompareArgs>),
     /// Scenario files (TOML, or the classic simulator's JSON), run and scored.
     Scenario(cli::scenario::ScenarioArgs),
     /// The standard experiments: results/REPORT.md with plots, beside published figures.
@@ -41,6 +44,7 @@ fn main() -> ExitCode {
         None => cli::run::run(&cli::run::RunArgs::default(), true),
         Some(Command::Run(args)) => cli::run::run(&args, false),
         Some(Command::Sweep(args)) => cli::sweep::run(&args),
+        Some(Command::Compare(args)) => cli::compare::run(&args),
         Some(Command::Scenario(args)) => cli::scenario::run(&args),
         Some(Command::Report(args)) => cli::report::run(&args),
         Some(Command::Sim(args)) => cli::sim::run(&args),

@@ -355,23 +355,18 @@ pub struct PacketKinds {
 impl PacketKinds {
     /// Counts one packet carrying `messages`.
     pub fn count(&mut self, messages: &[pinraft_engine::Message]) {
-        use pinraft_engine::Message as M;
-        let has = |f: fn(&M) -> bool| messages.iter().any(f);
-        let replication = |m: &M| {
-            matches!(
-                m,
-                M::Append { .. }
-                    | M::AppendAck { .. }
-                    | M::InstallSnapshot { .. }
-                    | M::SnapshotAck { .. }
-            )
-        };
-        if has(replication) {
-            self.replication += 1;
-        } else if has(|m| matches!(m, M::RequestVote { .. } | M::Vote { .. })) {
-            self.election += 1;
-        } else if !messages.is_empty() {
-            self.heartbeat += 1;
+        if !messages.is_empty() {
+            self.add_kind(crate::replica::packet_kind(messages));
+        }
+    }
+
+    /// Counts one packet of `kind`.
+    pub fn add_kind(&mut self, kind: crate::replica::PacketKind) {
+        use crate::replica::PacketKind;
+        match kind {
+            PacketKind::Replication => self.replication += 1,
+            PacketKind::Election => self.election += 1,
+            PacketKind::Heartbeat => self.heartbeat += 1,
         }
     }
 

@@ -5,6 +5,7 @@ use pinraft_harness::args::parse_events;
 use pinraft_harness::check::{check_kv, Budget, Verdict};
 use pinraft_harness::cluster::{self, ClusterConfig, NetFaults};
 use pinraft_harness::history::Outcome;
+use pinraft_harness::replica::EngineKind;
 use pinraft_harness::workload::WorkloadSpec;
 use std::process::Command;
 
@@ -69,7 +70,7 @@ fn forty_percent_loss_still_commits() {
 
 #[test]
 fn the_null_engine_answers_everything() {
-    let cfg = ClusterConfig { null_engine: true, ..short(300) };
+    let cfg = ClusterConfig { engine_kind: EngineKind::Null, ..short(300) };
     let report = cluster::run(&cfg, &mut |_| {}).unwrap();
     assert!(report.ops_committed > 0);
     assert_eq!(report.messages.sent, 0, "no replication");

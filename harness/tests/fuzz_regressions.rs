@@ -4,6 +4,8 @@
 //! that caused it), one a liveness limit of randomized elections, one a budget of the
 //! history checker.
 
+use pinraft_engine::Config;
+use pinraft_harness::knobs::Knobs;
 use pinraft_harness::sim::{
     run_case, End, Fault, FaultSet, FuzzCase, ScheduledFault, Shape, SimConfig,
     FUZZ_QUIET_ELECTION_TIMEOUTS, SPREAD_DELAYS_MIN,
@@ -43,14 +45,17 @@ fn seed_1914(election_timeout_max_ns: u64) -> FuzzCase {
             workload: WorkloadSpec { keys: 2, get_ppm: 100_049, value_size: 8 },
             client_timeout_ns: 374_476_298,
             events: Vec::new(),
-            election_timeout_min_ns: 217 * MS,
-            election_timeout_max_ns,
-            heartbeat_interval_ns: 18_370_197,
-            resend_threshold_ns: 22 * MS,
-            batch_entries_max: 2,
-            inflight_batches_max: 6,
-            snapshot_entries_threshold: 0,
-            snapshot_chunk_bytes: 1 << 20,
+            engine: Knobs(Config {
+                election_timeout_min_ns: 217 * MS,
+                election_timeout_max_ns,
+                heartbeat_interval_ns: 18_370_197,
+                resend_threshold_ns: 22 * MS,
+                batch_entries_max: 2,
+                inflight_batches_max: 6,
+                snapshot_entries_threshold: 0,
+                snapshot_chunk_bytes: 1 << 20,
+                ..Config::default()
+            }),
             fsync: SyncPolicy::Always,
             fsync_latency_ns: 0,
             crash_damage_ppm: 0,
@@ -109,12 +114,15 @@ fn seed_9929_a_hot_key_history_is_decided_within_the_check_budget() {
         delay_max_ns: MS,
         workload: WorkloadSpec { keys: 1, get_ppm: 296_022, value_size: 8 },
         client_timeout_ns: 692 * MS,
-        election_timeout_min_ns: 266 * MS,
-        election_timeout_max_ns: 382 * MS,
-        heartbeat_interval_ns: 76 * MS,
-        resend_threshold_ns: 4 * MS,
-        batch_entries_max: 64,
-        inflight_batches_max: 1,
+        engine: Knobs(Config {
+            election_timeout_min_ns: 266 * MS,
+            election_timeout_max_ns: 382 * MS,
+            heartbeat_interval_ns: 76 * MS,
+            resend_threshold_ns: 4 * MS,
+            batch_entries_max: 64,
+            inflight_batches_max: 1,
+            ..Config::default()
+        }),
         ..SimConfig::default()
     };
     let report = pinraft_harness::sim::run(&cfg).unwrap();
@@ -155,8 +163,11 @@ fn a_leader_catching_up_a_follower_one_entry_per_round_trip_keeps_leading() {
             nodes: 3,
             duration_ns: 4_000 * MS,
             clients: 8,
-            batch_entries_max: 1,
-            inflight_batches_max: 1,
+            engine: Knobs(Config {
+                batch_entries_max: 1,
+                inflight_batches_max: 1,
+                ..Config::default()
+            }),
             delay_min_ns: 20 * MS,
             delay_max_ns: 40 * MS,
             ..SimConfig::default()
@@ -198,14 +209,17 @@ fn seed_15() -> FuzzCase {
             workload: WorkloadSpec { keys: 2, get_ppm: 484_993, value_size: 8 },
             client_timeout_ns: 660 * MS,
             events: Vec::new(),
-            election_timeout_min_ns: 237 * MS,
-            election_timeout_max_ns: 470 * MS,
-            heartbeat_interval_ns: 73 * MS,
-            resend_threshold_ns: 17 * MS,
-            batch_entries_max: 1,
-            inflight_batches_max: 1,
-            snapshot_entries_threshold: 0,
-            snapshot_chunk_bytes: 1 << 20,
+            engine: Knobs(Config {
+                election_timeout_min_ns: 237 * MS,
+                election_timeout_max_ns: 470 * MS,
+                heartbeat_interval_ns: 73 * MS,
+                resend_threshold_ns: 17 * MS,
+                batch_entries_max: 1,
+                inflight_batches_max: 1,
+                snapshot_entries_threshold: 0,
+                snapshot_chunk_bytes: 1 << 20,
+                ..Config::default()
+            }),
             fsync: SyncPolicy::Always,
             fsync_latency_ns: 0,
             crash_damage_ppm: 0,

@@ -5,7 +5,9 @@
 //! seed and the step, and every run must end with its invariants clean, its history
 //! linearizable and the quiet phase converged.
 
+use pinraft_engine::Config;
 use pinraft_engine::{Index, NodeId, Role, Term};
+use pinraft_harness::knobs::Knobs;
 use pinraft_harness::sim::{SimConfig, SimReport, Simulator};
 
 const S: u64 = 1_000_000_000;
@@ -140,8 +142,11 @@ fn figure_8(seed: u64) -> Figure8 {
         nodes: 5,
         duration_ns: 30 * S,
         clients: 4,
-        batch_entries_max: 1,
-        inflight_batches_max: 1,
+        engine: Knobs(Config {
+            batch_entries_max: 1,
+            inflight_batches_max: 1,
+            ..Config::default()
+        }),
         ..SimConfig::default()
     };
     let mut sim = Simulator::new(&cfg).unwrap();

@@ -18,7 +18,7 @@ fn files(dir: &str, ext: &str) -> Vec<PathBuf> {
 }
 
 fn sim(files: Vec<PathBuf>, json: bool) -> ScenarioArgs {
-    ScenarioArgs { files, sim: true, seed: None, json }
+    ScenarioArgs { files, sim: true, seed: None, engine: None, json }
 }
 
 #[test]
@@ -107,7 +107,8 @@ fn a_short_classic_file_passes_on_the_threaded_cluster() {
     let short = files("scenarios/classic", "json")
         .into_iter()
         .filter(|p| p.ends_with("short-kill-leader.json"));
-    let args = ScenarioArgs { files: short.collect(), sim: false, seed: None, json: false };
+    let files = short.collect();
+    let args = ScenarioArgs { files, sim: false, seed: None, engine: None, json: false };
     let (stdout, _, scores) = render(&args).unwrap();
     let s = &scores[0];
     assert!(s.correct, "{:?}\n{stdout}", s.errors);
@@ -134,7 +135,8 @@ fn max_packets_stops_a_cluster_run_where_the_limit_is_reached() {
     let config = r#"{"lifetime": 3, "replicas": 3, "requests": 60, "start_wait": 0.5,
                      "end_wait": 0.5, "seed": 3, "max_packets": 120}"#;
     std::fs::write(&file, config).unwrap();
-    let args = ScenarioArgs { files: vec![file], sim: false, seed: None, json: false };
+    let files = vec![file];
+    let args = ScenarioArgs { files, sim: false, seed: None, engine: None, json: false };
     let (stdout, _, scores) = render(&args).unwrap();
     let _ = std::fs::remove_dir_all(&dir);
     let s = &scores[0];

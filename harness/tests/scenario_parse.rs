@@ -258,7 +258,8 @@ fn a_bad_file_fails_the_command_before_anything_runs() {
     let bad = dir.join("bad.json");
     std::fs::write(&bad, r#"{"lifetime": 30, "replicas": 1, "requests": 10}"#).unwrap();
     let good = root().join("scenarios/classic/no-faults-read-heavy.json");
-    let args = ScenarioArgs { files: vec![good, bad.clone()], sim: true, seed: None, json: false };
+    let files = vec![good, bad.clone()];
+    let args = ScenarioArgs { files, sim: true, seed: None, engine: None, json: false };
     let mut printed = String::new();
     let err = execute(&args, &mut |_, text| printed.push_str(text)).unwrap_err().to_string();
     assert!(err.starts_with(&bad.display().to_string()), "names the file: {err}");

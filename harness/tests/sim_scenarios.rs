@@ -6,8 +6,10 @@
 //!
 //! Virtual time keeps them fast: a 3 s fault phase takes a few milliseconds of real time.
 
+use pinraft_engine::Config;
 use pinraft_engine::{NodeId, Role};
 use pinraft_harness::args::{parse_events, PPM};
+use pinraft_harness::knobs::Knobs;
 use pinraft_harness::sim::{self, End, SimConfig, SimReport, Simulator};
 
 /// Seeds per scenario.
@@ -121,8 +123,11 @@ fn duplication_reordering_and_wide_delays() {
 fn pipelined_small_batches_under_loss() {
     every_seed(&[3, 5], |n, seed| SimConfig {
         loss_ppm: 200_000,
-        batch_entries_max: 2,
-        inflight_batches_max: 4,
+        engine: Knobs(Config {
+            batch_entries_max: 2,
+            inflight_batches_max: 4,
+            ..Config::default()
+        }),
         ..base(n, seed)
     });
 }

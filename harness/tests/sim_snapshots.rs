@@ -4,8 +4,10 @@
 //! (including "a snapshot holds committed state only") and linearizability hold, on
 //! [`SEEDS`] seeds for 3 and 5 nodes.
 
+use pinraft_engine::Config;
 use pinraft_engine::NodeId;
 use pinraft_harness::args::PPM;
+use pinraft_harness::knobs::Knobs;
 use pinraft_harness::sim::{End, SimConfig, SimReport, Simulator};
 
 const SEEDS: u64 = 60;
@@ -19,8 +21,11 @@ fn base(nodes: u64, seed: u64) -> SimConfig {
         duration_ns: 4 * S,
         clients: 6,
         loss_ppm: 100_000,
-        snapshot_entries_threshold: [5, 20, 60][seed as usize % 3],
-        snapshot_chunk_bytes: [32, 200, 1 << 20][seed as usize % 3],
+        engine: Knobs(Config {
+            snapshot_entries_threshold: [5, 20, 60][seed as usize % 3],
+            snapshot_chunk_bytes: [32, 200, 1 << 20][seed as usize % 3],
+            ..Config::default()
+        }),
         fsync_latency_ns: [0, 300_000][seed as usize % 2],
         crash_damage_ppm: PPM / 2,
         record_history: true,

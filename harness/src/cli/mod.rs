@@ -1,6 +1,7 @@
 //! The `pinraft` subcommands. Each module owns its clap arguments and its `run`.
 
 pub mod check;
+pub mod compare;
 pub mod fuzz;
 pub mod report;
 pub mod run;

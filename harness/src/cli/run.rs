@@ -4,7 +4,9 @@
 use crate::args::{self, Event};
 use crate::cluster::{self, ClusterConfig, NetFaults, RunReport, StorageConfig};
 use crate::env::Environment;
+use crate::knobs::{EngineFlags, Knobs};
 use crate::metrics::LatencySummary;
+use crate::replica::EngineKind;
 use crate::storage::SyncPolicy;
 use crate::workload::WorkloadSpec;
 use anyhow::Context;
@@ -17,16 +19,6 @@ use std::process::ExitCode;
 
 /// Version of the JSON result layout.
 pub const SCHEMA_VERSION: u32 = 1;
-
-/// Which replica the node threads run.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum EngineKind {
-    /// The Raft engine.
-    Raft,
-    /// Answers every request at once: the harness's own cost.
-    Null,
-}
 
 /// Where the nodes keep their hard state and log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Serialize)]
@@ -71,26 +63,9 @@ pub struct RunArgs {
     /// Threads the clients are spread over (at most one per core is sensible).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
     pub load_threads: u64,
-    /// Most entries per append (batch_entries_max).
-    #[arg(long, default_value_t = Config::default().batch_entries_max)]
-    pub batch: usize,
-    /// Append batches in flight per follower (inflight_batches_max).
-    #[arg(long, default_value_t = Config::default().inflight_batches_max)]
-    pub inflight: usize,
-    /// Snapshot and compact the log after this many applied entries beyond the last
-    /// snapshot (snapshot_entries_threshold); 0: never. On by default, unlike the engine's
-    /// own default: a run of a minute at 1M ops/s otherwise holds 60M entries per node.
-    #[arg(long, default_value_t = RUN_SNAPSHOT_EVERY)]
-    pub snapshot_every: u64,
-    /// Resend threshold of an unacknowledged batch (resend_threshold_ns).
-    #[arg(long, default_value = "20ms", value_parser = args::parse_duration)]
-    pub resend: u64,
-    /// Heartbeat interval on an idle link (heartbeat_interval_ns).
-    #[arg(long, default_value = "50ms", value_parser = args::parse_duration)]
-    pub heartbeat: u64,
-    /// Election timeout range, e.g. 150ms-300ms.
-    #[arg(long, default_value = "150ms-300ms", value_parser = args::parse_duration_range)]
-    pub election_timeout: (u64, u64),
+    /// The engine knobs (`--batch`, `--resend`, ...; see `knobs.rs`).
+    #[command(flatten)]
+    pub knobs: EngineFlags,
     /// Packet loss between nodes: a fraction (0.4) or a percentage (40%).
     #[arg(long, default_value = "0", value_parser = args::parse_probability)]
     pub loss: u32,
@@ -158,6 +133,17 @@ pub struct RunArgs {
 /// node's thread (0.5 s per million keys), so with millions of keys raise it.
 pub const RUN_SNAPSHOT_EVERY: u64 = 100_000;
 
+/// `pinraft run`'s engine defaults: the engine's own, with snapshots every
+/// [`RUN_SNAPSHOT_EVERY`] entries for pinraft. The raft-rs adapter keeps its whole log and
+/// never snapshots, so its default is 0 (and a threshold given for it is refused).
+pub fn run_defaults(engine: EngineKind) -> Config {
+    let snapshot_entries_threshold = match engine {
+        EngineKind::Raft => RUN_SNAPSHOT_EVERY,
+        EngineKind::Null | EngineKind::RaftRs => 0,
+    };
+    Config { snapshot_entries_threshold, ..Config::default() }
+}
+
 impl Default for RunArgs {
     fn default() -> RunArgs {
         super::parse_flags("pinraft-run", std::iter::empty::<&str>()).expect("defaults parse")
@@ -172,17 +158,11 @@ impl RunArgs {
         let engine = Config {
             id: 1,
             members: (1..=self.nodes).collect(),
-            election_timeout_min_ns: self.election_timeout.0,
-            election_timeout_max_ns: self.election_timeout.1,
-            heartbeat_interval_ns: self.heartbeat,
-            resend_threshold_ns: self.resend,
-            batch_entries_max: self.batch,
-            inflight_batches_max: self.inflight,
-            snapshot_entries_threshold: self.snapshot_every,
             seed: self.seed,
-            ..Config::default()
+            ..self.engine_config()
         };
         engine.validate().map_err(|e| anyhow::anyhow!("invalid engine configuration: {e}"))?;
+        self.check_engine_support(&events, &engine)?;
         anyhow::ensure!(self.duration > 0, "--duration must be positive");
         let storage = self.storage_config()?;
         Ok(ClusterConfig {
@@ -208,11 +188,31 @@ impl RunArgs {
             seed: self.seed,
             client_timeout_ns: self.client_timeout,
             channel_capacity: self.channel_capacity as usize,
-            null_engine: self.engine == EngineKind::Null,
+            engine_kind: self.engine,
             record_history: self.history.is_some(),
             max_packets: None,
             storage,
         })
+    }
+
+    /// Refuses what the chosen engine cannot do, naming it: the raft-rs adapter has no
+    /// durable log (so no restart) and takes no snapshots.
+    fn check_engine_support(&self, events: &[Event], engine: &Config) -> anyhow::Result<()> {
+        if self.engine != EngineKind::RaftRs {
+            return Ok(());
+        }
+        if let Some(e) = events.iter().find(|e| matches!(e.action, args::Action::Restart(_))) {
+            anyhow::bail!(
+                "event '{e}' is not supported with --engine raft-rs (the adapter cannot restart \
+                 a node: its log lives in memory only)"
+            );
+        }
+        anyhow::ensure!(
+            engine.snapshot_entries_threshold == 0,
+            "--snapshot-every is not supported with --engine raft-rs (the adapter never \
+             snapshots); leave it out or give 0"
+        );
+        Ok(())
     }
 
     /// The storage these flags describe, or a one-line error.
@@ -227,6 +227,12 @@ impl RunArgs {
             }
             (StorageKind::Wal, Some(_)) if self.engine == EngineKind::Null => {
                 anyhow::bail!("--storage wal needs --engine raft (the null engine has no log)")
+            }
+            (StorageKind::Wal, Some(_)) if self.engine == EngineKind::RaftRs => {
+                anyhow::bail!(
+                    "--storage wal is not supported with --engine raft-rs (the adapter keeps \
+                     raft-rs's log in its own MemStorage)"
+                )
             }
             (StorageKind::Wal, Some(dir)) => {
                 let sync = match self.fsync {
@@ -259,6 +265,11 @@ impl RunArgs {
         ))
     }
 
+    /// The engine knobs of this run: `pinraft run`'s defaults with the flags given applied.
+    pub fn engine_config(&self) -> Config {
+        self.knobs.config(&run_defaults(self.engine))
+    }
+
     /// The command that repeats this run, every parameter spelled out.
     pub fn reproduce(&self) -> String {
         let d = args::format_duration;
@@ -272,19 +283,12 @@ impl RunArgs {
         if let Some(rate) = self.rate {
             cmd += &format!(" --rate {rate}");
         }
+        cmd += &format!(" --load-threads {}", self.load_threads);
+        cmd += &EngineFlags::reproduce(&self.engine_config());
         cmd += &format!(
-            " --load-threads {} --batch {} --inflight {} --snapshot-every {} --resend {} --heartbeat {} \
-             --election-timeout {}-{} --loss {} --dup {} --delay {}-{} --mix {} --keys {} \
+            " --loss {} --dup {} --delay {}-{} --mix {} --keys {} \
              --value-size {} --client-timeout {} --channel-capacity {} --engine {} --storage {} \
              --fsync {} --fsync-interval {}",
-            self.load_threads,
-            self.batch,
-            self.inflight,
-            self.snapshot_every,
-            d(self.resend),
-            d(self.heartbeat),
-            d(self.election_timeout.0),
-            d(self.election_timeout.1),
             args::format_ppm(self.loss),
             args::format_ppm(self.dup),
             d(self.delay.0),
@@ -294,7 +298,7 @@ impl RunArgs {
             self.value_size,
             d(self.client_timeout),
             self.channel_capacity,
-            if self.engine == EngineKind::Null { "null" } else { "raft" },
+            self.engine.name(),
             value_name(self.storage),
             value_name(self.fsync),
             d(self.fsync_interval),
@@ -335,6 +339,8 @@ struct StorageJson {
 #[derive(Serialize)]
 struct ConfigJson {
     engine: EngineKind,
+    /// Per engine knob: `applied`, `mapped: ...` or `not applicable: ...`.
+    engine_knobs_applied: std::collections::BTreeMap<&'static str, String>,
     nodes: u64,
     duration_ns: u64,
     warmup_ns: u64,
@@ -351,14 +357,8 @@ struct ConfigJson {
     client_timeout_ns: u64,
     channel_capacity: u64,
     events: Vec<String>,
-    election_timeout_min_ns: u64,
-    election_timeout_max_ns: u64,
-    heartbeat_interval_ns: u64,
-    resend_threshold_ns: u64,
-    batch_entries_max: usize,
-    inflight_batches_max: usize,
-    snapshot_entries_threshold: u64,
-    snapshot_chunk_bytes: usize,
+    #[serde(flatten)]
+    knobs: Knobs,
     storage: StorageJson,
 }
 
@@ -370,6 +370,8 @@ pub struct RunJson {
     config: ConfigJson,
     env: Environment,
     seed: u64,
+    /// Whether the same seed gives the same run (false for raft-rs: unseeded timeouts).
+    seed_reproducible: bool,
     #[serde(flatten)]
     report: RunReport,
 }
@@ -423,12 +425,12 @@ pub fn run(args: &RunArgs, default_out: bool) -> anyhow::Result<ExitCode> {
 pub fn to_json(args: &RunArgs, cfg: &ClusterConfig, report: RunReport) -> RunJson {
     let mut env = Environment::capture();
     env.core_mapping = report.core_mapping.clone();
-    let e = &cfg.engine;
     RunJson {
         schema_version: SCHEMA_VERSION,
         reproduce: args.reproduce(),
         config: ConfigJson {
             engine: args.engine,
+            engine_knobs_applied: args.engine.knobs_applied(&cfg.engine).into_iter().collect(),
             nodes: cfg.nodes,
             duration_ns: cfg.duration_ns,
             warmup_ns: cfg.warmup_ns,
@@ -445,18 +447,12 @@ pub fn to_json(args: &RunArgs, cfg: &ClusterConfig, report: RunReport) -> RunJso
             client_timeout_ns: cfg.client_timeout_ns,
             channel_capacity: cfg.channel_capacity as u64,
             events: cfg.events.iter().map(Event::to_string).collect(),
-            election_timeout_min_ns: e.election_timeout_min_ns,
-            election_timeout_max_ns: e.election_timeout_max_ns,
-            heartbeat_interval_ns: e.heartbeat_interval_ns,
-            resend_threshold_ns: e.resend_threshold_ns,
-            batch_entries_max: e.batch_entries_max,
-            inflight_batches_max: e.inflight_batches_max,
-            snapshot_entries_threshold: e.snapshot_entries_threshold,
-            snapshot_chunk_bytes: e.snapshot_chunk_bytes,
+            knobs: Knobs(cfg.engine.clone()),
             storage: storage_json(&cfg.storage),
         },
         env,
         seed: cfg.seed,
+        seed_reproducible: args.engine.seed_reproducible(),
         report,
     }
 }
@@ -523,9 +519,9 @@ fn table(json: &RunJson) -> String {
         "{} nodes, {} clients ({mode}), batch {}, inflight {}, resend {}, loss {}, engine {:?}\n",
         c.nodes,
         c.clients,
-        c.batch_entries_max,
-        c.inflight_batches_max,
-        args::format_duration(c.resend_threshold_ns),
+        c.knobs.0.batch_entries_max,
+        c.knobs.0.inflight_batches_max,
+        args::format_duration(c.knobs.0.resend_threshold_ns),
         args::format_ppm(c.loss_ppm),
         c.engine
     );

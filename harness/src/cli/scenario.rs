@@ -6,6 +6,7 @@
 //! anything runs: a bad file is an error (main prints it as one line and exits 2). Exit 1
 //! when any run fails correctness. With `--sim` the same command prints the same bytes.
 
+use crate::replica::EngineKind;
 use crate::scenario::{self, Mode, Score};
 use clap::Args;
 use std::fmt::Write as _;
@@ -25,6 +26,10 @@ pub struct ScenarioArgs {
     /// Seed of every random choice, for every file (default: each file's own seed, else 0).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// The engine for every file, in place of each file's `[cluster] engine` (raft,
+    /// raft-rs, null); raft-rs runs on the threaded cluster only.
+    #[arg(long, value_enum)]
+    pub engine: Option<EngineKind>,
     /// Print only a JSON list on stdout, one object per file.
     #[arg(long)]
     pub json: bool,
@@ -52,6 +57,11 @@ pub fn execute(
         .collect::<Result<Vec<_>, String>>()
         .map_err(anyhow::Error::msg)?;
     let mode = if args.sim { Mode::Sim } else { Mode::Cluster };
+    let mut scenarios = scenarios;
+    for (file, sc) in &mut scenarios {
+        sc.engine_kind = args.engine.unwrap_or(sc.engine_kind);
+        scenario::check_engine(sc, mode).map_err(|e| anyhow::anyhow!("{file}: {e}"))?;
+    }
     let reports = if args.json { Stream::Stderr } else { Stream::Stdout };
     let mut scores = Vec::new();
     for (file, sc) in &scenarios {

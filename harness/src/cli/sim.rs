@@ -6,6 +6,7 @@
 
 use crate::args;
 use crate::history;
+use crate::knobs::{EngineFlags, Knobs};
 use crate::sim::{
     self, SimConfig, SimReport, CLIENTS_MAX, FSYNC_INTERVAL_DEFAULT_NS, QUIET_ELECTION_TIMEOUTS,
 };
@@ -64,29 +65,10 @@ pub struct SimArgs {
     /// A client retries at another node after waiting this long.
     #[arg(long, default_value = "500ms", value_parser = args::parse_duration)]
     pub client_timeout: u64,
-    /// Election timeout range (election_timeout_min_ns, election_timeout_max_ns).
-    #[arg(long, default_value = "150ms-300ms", value_parser = args::parse_duration_range)]
-    pub election_timeout: (u64, u64),
-    /// Heartbeat interval on an idle link (heartbeat_interval_ns).
-    #[arg(long, default_value = "50ms", value_parser = args::parse_duration)]
-    pub heartbeat: u64,
-    /// Resend threshold of an unacknowledged batch (resend_threshold_ns).
-    #[arg(long, default_value = "20ms", value_parser = args::parse_duration)]
-    pub resend: u64,
-    /// Most entries per append (batch_entries_max).
-    #[arg(long, default_value_t = Config::default().batch_entries_max)]
-    pub batch: usize,
-    /// Append batches in flight per follower (inflight_batches_max).
-    #[arg(long, default_value_t = Config::default().inflight_batches_max)]
-    pub inflight: usize,
-    /// Snapshot and compact the log every this many applied entries
-    /// (snapshot_entries_threshold); 0: never.
-    #[arg(long, default_value_t = Config::default().snapshot_entries_threshold)]
-    pub snapshot_every: u64,
-    /// Most snapshot bytes in one InstallSnapshot chunk (snapshot_chunk_bytes).
-    #[arg(long, default_value_t = Config::default().snapshot_chunk_bytes as u64,
-          value_parser = clap::value_parser!(u64).range(1..))]
-    pub snapshot_chunk: u64,
+    /// The engine knobs (`--batch`, `--resend`, ...; see `knobs.rs`), with the engine's
+    /// own defaults.
+    #[command(flatten)]
+    pub knobs: EngineFlags,
     /// When each node's simulated disk syncs: always (before a Ready's messages go out),
     /// interval (the log every --fsync-interval; unsafe) or never (unsafe).
     #[arg(long, default_value = "always",
@@ -128,6 +110,7 @@ impl Default for SimArgs {
 impl SimArgs {
     /// The simulator configuration these flags describe.
     pub fn config(&self) -> SimConfig {
+        let engine = self.knobs.config(&Config::default());
         SimConfig {
             seed: self.seed,
             nodes: self.nodes,
@@ -137,7 +120,9 @@ impl SimArgs {
             delay_min_ns: self.delay.0,
             delay_max_ns: self.delay.1,
             duration_ns: self.duration,
-            quiet_ns: self.quiet.unwrap_or(QUIET_ELECTION_TIMEOUTS * self.election_timeout.1),
+            quiet_ns: self
+                .quiet
+                .unwrap_or(QUIET_ELECTION_TIMEOUTS * engine.election_timeout_max_ns),
             clients: self.clients,
             workload: WorkloadSpec {
                 keys: self.keys,
@@ -146,14 +131,7 @@ impl SimArgs {
             },
             client_timeout_ns: self.client_timeout,
             events: self.events.0.clone(),
-            election_timeout_min_ns: self.election_timeout.0,
-            election_timeout_max_ns: self.election_timeout.1,
-            heartbeat_interval_ns: self.heartbeat,
-            resend_threshold_ns: self.resend,
-            batch_entries_max: self.batch,
-            inflight_batches_max: self.inflight,
-            snapshot_entries_threshold: self.snapshot_every,
-            snapshot_chunk_bytes: usize::try_from(self.snapshot_chunk).unwrap_or(usize::MAX),
+            engine: Knobs(engine),
             fsync: match self.fsync {
                 SyncPolicy::Interval { .. } => {
                     SyncPolicy::Interval { interval_ns: self.fsync_interval }

@@ -6,6 +6,7 @@
 
 use crate::cli::run;
 use crate::cluster;
+use crate::knobs::KnobLists;
 use crate::sweep::grid::{self, Grid};
 use crate::sweep::{csv, plots, table, Results};
 use anyhow::Context;
@@ -34,24 +35,9 @@ pub struct SweepArgs {
     /// Load threads.
     #[arg(long, value_name = "LIST")]
     pub load_threads: Option<String>,
-    /// batch_entries_max values.
-    #[arg(long, value_name = "LIST")]
-    pub batch: Option<String>,
-    /// inflight_batches_max values.
-    #[arg(long, value_name = "LIST")]
-    pub inflight: Option<String>,
-    /// snapshot_entries_threshold values (0: no snapshots).
-    #[arg(long, value_name = "LIST")]
-    pub snapshot_every: Option<String>,
-    /// Resend thresholds, with units (5ms,20ms,100ms).
-    #[arg(long, value_name = "LIST")]
-    pub resend: Option<String>,
-    /// Heartbeat intervals, with units.
-    #[arg(long, value_name = "LIST")]
-    pub heartbeat: Option<String>,
-    /// Election timeout ranges (150ms-300ms,300ms-600ms).
-    #[arg(long, value_name = "LIST")]
-    pub election_timeout: Option<String>,
+    /// Engine knob lists (`--batch 1,64`, `--resend 5ms,20ms`, ...).
+    #[command(flatten)]
+    pub knobs: KnobLists,
     /// Packet loss probabilities (0,5%,20%).
     #[arg(long, value_name = "LIST")]
     pub loss: Option<String>,
@@ -126,17 +112,14 @@ impl SweepArgs {
 
     /// The list given for a `pinraft run` flag, by its name.
     pub fn list(&self, flag: &str) -> Option<String> {
+        if let Some(list) = self.knobs.get(flag) {
+            return Some(list.to_string());
+        }
         let given = match flag {
             "nodes" => &self.nodes,
             "clients" => &self.clients,
             "rate" => &self.rate,
             "load-threads" => &self.load_threads,
-            "batch" => &self.batch,
-            "inflight" => &self.inflight,
-            "snapshot-every" => &self.snapshot_every,
-            "resend" => &self.resend,
-            "heartbeat" => &self.heartbeat,
-            "election-timeout" => &self.election_timeout,
             "loss" => &self.loss,
             "dup" => &self.dup,
             "delay" => &self.delay,
@@ -194,36 +177,50 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs every point `repeat` times, in grid order, one run at a time.
 fn run_points(grid: &Grid, args: &SweepArgs) -> anyhow::Result<Vec<Vec<Value>>> {
-    let total = grid.points.len() * args.repeat as usize;
+    let order: Vec<(usize, usize)> = (0..grid.points.len())
+        .flat_map(|p| (0..args.repeat as usize).map(move |r| (p, r)))
+        .collect();
+    let mut all = vec![Vec::with_capacity(args.repeat as usize); grid.points.len()];
+    run_in_order(grid, args, &order, &mut |p, json| all[p].push(json))?;
+    Ok(all)
+}
+
+/// Runs repeat `r` of point `p` for each `(p, r)` of `order`, one run at a time, with a
+/// progress bar over them all; hands each run's JSON to `done`. Run `(p, r)` uses seed
+/// `run_seed(seed, p * repeat + r)` and, with a WAL, the directory `DIR/run-K` of
+/// `K = p * repeat + r + 1`, whatever the order.
+pub(crate) fn run_in_order(
+    grid: &Grid,
+    args: &SweepArgs,
+    order: &[(usize, usize)],
+    done: &mut dyn FnMut(usize, Value),
+) -> anyhow::Result<()> {
+    let total = order.len();
     let bar = progress_bar(total as u64);
-    let mut all = Vec::with_capacity(grid.points.len());
-    for point in &grid.points {
-        let mut runs = Vec::with_capacity(args.repeat as usize);
-        for r in 0..args.repeat as usize {
-            let k = point.index * args.repeat as usize + r;
-            let label = grid.label(point, true);
-            bar.set_message(format!("{label} (repeat {}/{})", r + 1, args.repeat));
-            let mut run_args = point.args.clone();
-            run_args.seed = grid::run_seed(args.seed, k);
-            run_args.data_dir = run_dir(&point.args, k);
-            let json = run_one(&run_args, &mut |f| {
-                bar.set_position(
-                    k as u64 * STEPS_PER_RUN + (f.clamp(0.0, 1.0) * STEPS_PER_RUN as f64) as u64,
-                )
-            })
-            .with_context(|| format!("run {} of {total} ({label})", k + 1))?;
-            let line = format!("[{}/{total}] {label}, repeat {}: {}", k + 1, r + 1, brief(&json));
-            if bar.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                bar.println(line);
-            }
-            runs.push(json);
+    for (i, &(p, r)) in order.iter().enumerate() {
+        let point = &grid.points[p];
+        let k = p * args.repeat as usize + r;
+        let label = grid.label(point, true);
+        bar.set_message(format!("{label} (repeat {}/{})", r + 1, args.repeat));
+        let mut run_args = point.args.clone();
+        run_args.seed = grid::run_seed(args.seed, k);
+        run_args.data_dir = run_dir(&point.args, k);
+        let json = run_one(&run_args, &mut |f| {
+            bar.set_position(
+                i as u64 * STEPS_PER_RUN + (f.clamp(0.0, 1.0) * STEPS_PER_RUN as f64) as u64,
+            )
+        })
+        .with_context(|| format!("run {} of {total} ({label})", i + 1))?;
+        let line = format!("[{}/{total}] {label}, repeat {}: {}", i + 1, r + 1, brief(&json));
+        if bar.is_hidden() {
+            eprintln!("{line}");
+        } else {
+            bar.println(line);
         }
-        all.push(runs);
+        done(p, json);
     }
     bar.finish_and_clear();
-    Ok(all)
+    Ok(())
 }
 
 /// Run `k`'s own directory (counting from 0) inside the sweep's `--data-dir`, when it
@@ -233,7 +230,7 @@ fn run_dir(args: &run::RunArgs, k: usize) -> Option<PathBuf> {
 }
 
 /// Refuses to start when a run's directory exists already: that run would recover it.
-fn check_run_dirs(grid: &Grid, repeat: u64) -> anyhow::Result<()> {
+pub(crate) fn check_run_dirs(grid: &Grid, repeat: u64) -> anyhow::Result<()> {
     for point in &grid.points {
         for r in 0..repeat as usize {
             let dir = run_dir(&point.args, point.index * repeat as usize + r);
@@ -304,11 +301,11 @@ fn progress_bar(runs: u64) -> indicatif::ProgressBar {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::sweep::params::PARAMS;
+    use crate::sweep::params::params;
 
     #[test]
     fn every_sweepable_flag_is_a_sweep_flag() {
-        for param in PARAMS {
+        for param in params() {
             let flags = [format!("--{}", param.flag), "LIST".to_string()];
             let args = SweepArgs::try_parse_flags(flags).expect("a sweep flag");
             assert_eq!(args.list(param.flag).as_deref(), Some("LIST"), "--{}", param.flag);

@@ -8,6 +8,7 @@ use super::net::Shared;
 use super::nodes::Nodes;
 use super::{Clock, ClusterConfig};
 use crate::args::{Action, Event};
+use crate::replica::BuildReplica;
 use pinraft_engine::NodeId;
 use std::time::Duration;
 
@@ -26,10 +27,10 @@ pub(crate) struct Played {
     pub stopped_at_ns: Option<u64>,
 }
 
-pub(crate) fn play(
+pub(crate) fn play<R: BuildReplica>(
     cfg: &ClusterConfig,
     shared: &Shared,
-    nodes: &mut Nodes,
+    nodes: &mut Nodes<R>,
     clock: Clock,
     warmup_end_ns: u64,
     end_ns: u64,
@@ -71,7 +72,7 @@ pub(crate) fn play(
 }
 
 /// Applies one event and says what it hit.
-fn apply(event: &Event, shared: &Shared, nodes: &mut Nodes) -> String {
+fn apply<R: BuildReplica>(event: &Event, shared: &Shared, nodes: &mut Nodes<R>) -> String {
     let n = shared.nodes() as NodeId;
     let leader = shared.leader();
     let crash = |id: NodeId| nodes.crash(id);

@@ -42,14 +42,14 @@ pub(crate) struct LoadResult {
 pub(crate) const TIMELINE_BUCKET_NS: u64 = 100_000_000;
 
 /// Everything a load thread owns.
-pub(crate) struct LoadThread {
+pub(crate) struct LoadThread<B> {
     pub index: usize,
     pub threads: usize,
     pub clients: usize,
     /// Client ids start after this (a multiple of `threads`): client `k` of this thread is
     /// `client_base + k * threads + index + 1`.
     pub client_base: u64,
-    pub nodes: Vec<Sender<Packet>>,
+    pub nodes: Vec<Sender<Packet<B>>>,
     pub inbox: Receiver<Replies>,
     pub spec: WorkloadSpec,
     /// Open loop: operations per second for this thread; `None` is closed loop.
@@ -76,7 +76,7 @@ struct State {
     measuring: bool,
 }
 
-impl LoadThread {
+impl<B: Send> LoadThread<B> {
     pub(crate) fn run(mut self) -> LoadResult {
         let nodes = self.nodes.len() as u64;
         let mut st = State {
@@ -262,9 +262,9 @@ impl LoadThread {
 /// logical clients above. It wakes the load when it asks, hands it every reply, and performs
 /// its actions: requests go out in one packet per node, crashes and cuts go to the shared
 /// state as the control plane would apply them.
-pub(crate) struct HostedThread<L> {
+pub(crate) struct HostedThread<L, B> {
     pub load: L,
-    pub nodes: Vec<Sender<Packet>>,
+    pub nodes: Vec<Sender<Packet<B>>>,
     pub inbox: Receiver<Replies>,
     pub shared: Arc<Shared>,
     pub clock: Clock,
@@ -278,7 +278,7 @@ pub(crate) struct HostedResult<L> {
     pub client_packets: u64,
 }
 
-impl<L: HostedLoad> HostedThread<L> {
+impl<L: HostedLoad, B: Send> HostedThread<L, B> {
     pub(crate) fn run(mut self) -> HostedResult<L> {
         let mut outbox: Vec<Vec<Arc<ClientRequest>>> = vec![Vec::new(); self.nodes.len()];
         let mut actions = Vec::new();

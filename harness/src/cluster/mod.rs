@@ -5,17 +5,21 @@
 
 mod control;
 mod disk;
+mod handle;
 mod load;
 mod net;
 mod node;
 mod nodes;
 mod report;
+mod transport;
 
 pub use disk::{node_dir, StorageConfig};
+pub use handle::{Cluster, View};
 pub use net::NetFaults;
 pub use report::{BatchCounts, FsyncCounts, MessageCounts, RecoveredReport, RunReport};
 
 use crate::args::Event;
+use crate::replica::{BuildReplica, EngineKind, NullReplica, Pinraft, RaftRs};
 use crate::workload::{HostedLoad, WorkloadSpec};
 use crossbeam_channel::{bounded, Sender};
 use load::{HostedThread, LoadThread};
@@ -69,8 +73,8 @@ pub struct ClusterConfig {
     pub client_timeout_ns: u64,
     /// Packets each inbound channel holds; a send to a full channel is a dropped packet.
     pub channel_capacity: usize,
-    /// Replace the engine by one that answers every request at once (harness cost).
-    pub null_engine: bool,
+    /// The engine the nodes run.
+    pub engine_kind: EngineKind,
     /// Keep every operation for a history.
     pub record_history: bool,
     /// End the run once this many packets have been routed (between nodes, lost ones
@@ -96,7 +100,7 @@ impl Default for ClusterConfig {
             seed: 1,
             client_timeout_ns: 500_000_000,
             channel_capacity: 4_096,
-            null_engine: false,
+            engine_kind: EngineKind::Raft,
             record_history: false,
             max_packets: None,
             storage: StorageConfig::Mem,
@@ -104,17 +108,45 @@ impl Default for ClusterConfig {
     }
 }
 
+/// Calls `$body` with `$R` the replica type of `$kind`: the one place an engine name turns
+/// into a type.
+macro_rules! with_engine {
+    ($kind:expr, $R:ident => $body:expr) => {
+        match $kind {
+            EngineKind::Raft => {
+                type $R = Pinraft;
+                $body
+            }
+            EngineKind::Null => {
+                type $R = NullReplica;
+                $body
+            }
+            EngineKind::RaftRs => {
+                type $R = RaftRs;
+                $body
+            }
+        }
+    };
+}
+
 /// Runs the cluster for the warm-up and the measured duration, then stops every thread.
 /// `progress` is called about every 100 ms with the elapsed fraction. Storage that cannot be
 /// read is an error before anything runs.
 pub fn run(cfg: &ClusterConfig, progress: &mut dyn FnMut(f64)) -> anyhow::Result<RunReport> {
+    with_engine!(cfg.engine_kind, R => run_with::<R>(cfg, progress))
+}
+
+fn run_with<R: BuildReplica>(
+    cfg: &ClusterConfig,
+    progress: &mut dyn FnMut(f64),
+) -> anyhow::Result<RunReport> {
     anyhow::ensure!(cfg.load_threads >= 1, "at least one load thread is needed");
     anyhow::ensure!(cfg.clients >= 1, "at least one client is needed");
     // Only a hosted load counts its packets where the control plane can see them.
     anyhow::ensure!(cfg.max_packets.is_none(), "max_packets needs a hosted load (run_hosted)");
     let (load_tx, load_rx): (Vec<_>, Vec<_>) =
         (0..cfg.load_threads).map(|_| bounded(cfg.channel_capacity)).unzip();
-    let mut started = start(cfg, load_tx)?;
+    let mut started = start::<R>(cfg, load_tx)?;
     let warmup_end_ns = cfg.warmup_ns;
     let end_ns = cfg.warmup_ns + cfg.duration_ns;
     let threads = cfg.load_threads;
@@ -186,9 +218,17 @@ pub fn run_hosted<L: HostedLoad>(
     load: L,
     progress: &mut dyn FnMut(f64),
 ) -> anyhow::Result<HostedRun<L>> {
+    with_engine!(cfg.engine_kind, R => run_hosted_with::<R, L>(cfg, load, progress))
+}
+
+fn run_hosted_with<R: BuildReplica, L: HostedLoad>(
+    cfg: &ClusterConfig,
+    load: L,
+    progress: &mut dyn FnMut(f64),
+) -> anyhow::Result<HostedRun<L>> {
     let (load_tx, load_rx) = bounded(cfg.channel_capacity);
     let wake_load = load_tx.clone();
-    let mut started = start(cfg, vec![load_tx])?;
+    let mut started = start::<R>(cfg, vec![load_tx])?;
     let end_ns = cfg.warmup_ns + cfg.duration_ns;
     let thread = HostedThread {
         load,
@@ -232,9 +272,9 @@ pub fn run_hosted<L: HostedLoad>(
 }
 
 /// A cluster whose node threads run.
-struct Started {
-    nodes: Nodes,
-    node_tx: Vec<Sender<Packet>>,
+struct Started<R: BuildReplica> {
+    nodes: Nodes<R>,
+    node_tx: Vec<Sender<Packet<R::Batch>>>,
     shared: Arc<Shared>,
     clock: Clock,
     /// Core ids, read before any thread was pinned.
@@ -246,7 +286,7 @@ struct Started {
     max_client_id: u64,
 }
 
-impl Started {
+impl<R: BuildReplica> Started<R> {
     /// The core of thread slot `slot`, noted in the mapping under `name`.
     fn pin(&mut self, name: String, slot: usize) -> Option<core_affinity::CoreId> {
         pin(&self.cores, &mut self.mapping, name, slot)
@@ -266,7 +306,10 @@ fn pin(
 
 /// Reads every node's storage, then starts the clock and every node thread, each pinned by
 /// explicit core id, sending replies to `load_tx`.
-fn start(cfg: &ClusterConfig, load_tx: Vec<Sender<Replies>>) -> anyhow::Result<Started> {
+fn start<R: BuildReplica>(
+    cfg: &ClusterConfig,
+    load_tx: Vec<Sender<Replies>>,
+) -> anyhow::Result<Started<R>> {
     anyhow::ensure!(cfg.nodes >= 1, "a cluster needs at least one node");
     crate::args::check_event_nodes(&cfg.events, cfg.nodes).map_err(anyhow::Error::msg)?;
     let engine = Config { id: 1, members: (1..=cfg.nodes).collect(), ..cfg.engine.clone() };

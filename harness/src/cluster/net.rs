@@ -2,16 +2,18 @@
 //! side: loss, delay (the receiver holds a packet until it is due), duplication and
 //! partitions read from an atomic reachability matrix.
 
-use pinraft_engine::{Batch, ClientReply, ClientRequest, NodeId};
+use pinraft_engine::{ClientReply, ClientRequest, NodeId};
 use std::cmp::Ordering;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering as Mem};
 use std::sync::Arc;
 
-/// What a node thread receives. One packet is one channel operation.
+/// What a node thread receives, `B` being its engine's batch of messages. One packet is one
+/// transport operation.
 #[derive(Debug)]
-pub(crate) enum Packet {
-    /// A batch of Raft messages from a peer, to be stepped at `due_ns` (0: at once).
-    Peer { batch: Batch, due_ns: u64 },
+pub(crate) enum Packet<B> {
+    /// A batch of `messages` Raft messages from peer `from`, to be stepped at `due_ns` (0: at
+    /// once).
+    Peer { from: NodeId, batch: B, messages: u64, due_ns: u64 },
     /// Client requests from a load thread, proposed in order.
     Requests(Vec<Arc<ClientRequest>>),
     /// The control plane kills the node: it stops at once, keeping only what its storage
@@ -169,24 +171,26 @@ impl Shared {
 }
 
 /// A batch waiting at its receiver until it is due.
-pub(crate) struct Delayed {
+pub(crate) struct Delayed<B> {
     pub due_ns: u64,
     pub seq: u64,
-    pub batch: Batch,
+    pub from: NodeId,
+    pub messages: u64,
+    pub batch: B,
 }
 
-impl PartialEq for Delayed {
+impl<B> PartialEq for Delayed<B> {
     fn eq(&self, other: &Self) -> bool {
         (self.due_ns, self.seq) == (other.due_ns, other.seq)
     }
 }
-impl Eq for Delayed {}
-impl PartialOrd for Delayed {
+impl<B> Eq for Delayed<B> {}
+impl<B> PartialOrd for Delayed<B> {
     fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
         Some(self.cmp(other))
     }
 }
-impl Ord for Delayed {
+impl<B> Ord for Delayed<B> {
     /// Reversed, so a `BinaryHeap` pops the earliest first.
     fn cmp(&self, other: &Self) -> Ordering {
         (other.due_ns, other.seq).cmp(&(self.due_ns, self.seq))
@@ -235,7 +239,7 @@ mod tests {
     fn delayed_batches_pop_earliest_first() {
         let mut heap = std::collections::BinaryHeap::new();
         for (due_ns, seq) in [(30, 0), (10, 1), (10, 2), (20, 3)] {
-            heap.push(Delayed { due_ns, seq, batch: Batch { from: 1, to: 2, messages: vec![] } });
+            heap.push(Delayed { due_ns, seq, from: 1, messages: 0, batch: () });
         }
         let order: Vec<u64> = std::iter::from_fn(|| heap.pop().map(|d| d.seq)).collect();
         assert_eq!(order, vec![1, 2, 3, 0]);

@@ -1,27 +1,27 @@
-//! A node thread: blocks on its inbound channel until the next timer deadline, steps every
-//! message of every packet it finds, ticks, and performs the engine's `Ready`: saves its
-//! hard state and entries (one save per `Ready`, so one fsync covers all its entries), then
-//! sends, one `try_send` per outbound batch (a full channel is a dropped packet, like a full
-//! NIC queue). No locks on the message path. A storage error stops the node, never the
-//! process.
+//! The node loop, one per node thread, whatever the engine ([`Replica`]) and the transport
+//! ([`Transport`]): it blocks until the next packet or timer deadline, ticks, steps every
+//! message of every packet it finds, proposes client requests, and performs what the replica
+//! has ready: the replica saves its hard state and entries first (one save per `Ready`, so
+//! one fsync covers all its entries), then the loop sends, one transport operation per
+//! outbound batch, through the faults of each link. No locks on the message path. A storage
+//! error stops the node, never the process.
 
-use super::net::{Delayed, NetFaults, Packet, Replies, Shared};
+use super::net::{Delayed, NetFaults, Packet, Shared};
+use super::transport::{SendError, Transport};
 use super::Clock;
 use crate::metrics::Latency;
-use crate::storage::{persist_ready, MemStorage, Storage, SyncPolicy, SyncStats};
+use crate::replica::{Outbound, Output, Replica};
+use crate::storage::{MemStorage, Storage, SyncPolicy, SyncStats};
 use crate::workload::PacketKinds;
-use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError};
-use pinraft_engine::{
-    Batch, ClientReply, ClientRequest, HardState, Index, Node, NodeId, Outcome, Role, Stats,
-};
+use pinraft_engine::{ClientReply, ClientRequest, Index, NodeId, Role, Stats};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::{BinaryHeap, VecDeque};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Most packets taken from the channel before the node performs a `Ready`: enough to batch
-/// a burst, few enough to keep replies flowing.
+/// Most packets taken from the transport before the node performs a `Ready`: enough to
+/// batch a burst, few enough to keep replies flowing.
 const DRAIN_PACKETS_MAX: usize = 256;
 /// Longest a node sleeps without looking at the clock.
 const IDLE_WAIT_MAX: Duration = Duration::from_millis(50);
@@ -78,20 +78,11 @@ enum Exit {
     Failed(String),
 }
 
-/// The engine, or nothing at all: the null engine answers every request at once, so the
-/// harness's own cost can be measured with the same threads and channels.
-pub(crate) enum Replica {
-    Raft(Box<Node>),
-    Null,
-}
-
 /// Everything a node thread owns.
-pub(crate) struct NodeThread {
+pub(crate) struct NodeThread<R: Replica, T> {
     pub id: u64,
-    pub replica: Replica,
-    pub inbox: Receiver<Packet>,
-    pub peers: Vec<Sender<Packet>>,
-    pub loads: Vec<Sender<Replies>>,
+    pub replica: R,
+    pub transport: T,
     pub shared: Arc<Shared>,
     pub faults: NetFaults,
     pub rng: ChaCha8Rng,
@@ -103,11 +94,13 @@ pub(crate) struct NodeThread {
     pub restore_target: Option<Index>,
 }
 
-struct Loop {
-    delayed: BinaryHeap<Delayed>,
+struct Loop<B> {
+    delayed: BinaryHeap<Delayed<B>>,
     delayed_seq: u64,
     /// Leader: when each of its proposals was made, oldest first.
     proposed: VecDeque<(Index, u64)>,
+    /// What the replica hands out, reused from one `Ready` to the next.
+    out: Output<B>,
     replies: Vec<Vec<ClientReply>>,
     counters: NodeCounters,
     commit_latency: Latency,
@@ -117,14 +110,15 @@ struct Loop {
     restored: Option<Restored>,
 }
 
-impl NodeThread {
+impl<R: Replica, T: Transport<R::Batch>> NodeThread<R, T> {
     /// Runs until `Stop`, `Crash`, a storage error, or every sender is gone.
     pub(crate) fn run(mut self) -> NodeResult {
         let mut lp = Loop {
             delayed: BinaryHeap::new(),
             delayed_seq: 0,
             proposed: VecDeque::new(),
-            replies: vec![Vec::new(); self.loads.len()],
+            out: Output::default(),
+            replies: vec![Vec::new(); self.transport.loads()],
             counters: NodeCounters::default(),
             commit_latency: Latency::new(),
             stats_at_warmup: Stats::default(),
@@ -136,35 +130,34 @@ impl NodeThread {
         self.finish(exit, lp)
     }
 
-    /// The loop: wait, step, tick, perform.
-    fn serve(&mut self, lp: &mut Loop) -> Exit {
-        let inbox = self.inbox.clone();
+    /// The loop: wait, tick, step, perform.
+    fn serve(&mut self, lp: &mut Loop<R::Batch>) -> Exit {
         while !self.shared.stopped() {
             let now = self.clock.now_ns();
             let wait =
                 Duration::from_nanos(self.deadline_ns(lp).saturating_sub(now)).min(IDLE_WAIT_MAX);
-            let first = match inbox.recv_timeout(wait) {
-                Ok(packet) => Some(packet),
-                Err(RecvTimeoutError::Timeout) => None,
-                Err(RecvTimeoutError::Disconnected) => break,
+            let first = match self.transport.recv_timeout(wait) {
+                Ok(packet) => packet,
+                Err(()) => break,
             };
             let now = self.clock.now_ns();
             // The engine reads the time of every message from its last tick: without this, a
             // heartbeat restarts a follower's election timer from when the thread last woke
             // (up to IDLE_WAIT_MAX ago), and followers time out early.
-            if let Replica::Raft(node) = &mut self.replica {
-                node.tick(now);
-            }
-            let packets = first.into_iter().chain(std::iter::from_fn(|| inbox.try_recv().ok()));
-            for packet in packets.take(DRAIN_PACKETS_MAX) {
+            self.replica.tick(now);
+            let mut next = first.or_else(|| self.transport.try_recv());
+            let mut taken = 0;
+            while let Some(packet) = next {
                 if let Some(exit) = self.handle(packet, now, lp) {
                     return exit;
                 }
+                taken += 1;
+                next = if taken < DRAIN_PACKETS_MAX { self.transport.try_recv() } else { None };
             }
             self.deliver_due(now, lp);
             self.start_measuring(now, lp);
             if let Err(message) = self.perform(now, lp) {
-                return Exit::Failed(message);
+                return Exit::Failed(format!("node {} stopped: {message}", self.id));
             }
             self.check_restored(now, lp);
         }
@@ -174,7 +167,7 @@ impl NodeThread {
     /// What the thread hands back. A clean stop syncs what `--fsync interval` left
     /// unsynced (no later sync would come); a crash leaves an in-memory node's hard state and
     /// log behind as its disk; a failure takes the node out of the cluster.
-    fn finish(mut self, exit: Exit, lp: Loop) -> NodeResult {
+    fn finish(mut self, exit: Exit, lp: Loop<R::Batch>) -> NodeResult {
         let mut error = None;
         let mut disk = None;
         match exit {
@@ -186,8 +179,8 @@ impl NodeThread {
                 }
             }
             Exit::Crash => {
-                if let (None, Replica::Raft(node)) = (&self.storage, &self.replica) {
-                    disk = Some(leave_behind(node));
+                if self.storage.is_none() {
+                    disk = self.replica.leave_behind();
                 }
             }
             Exit::Failed(message) => {
@@ -195,15 +188,11 @@ impl NodeThread {
                 error = Some(message);
             }
         }
-        let stats = match &self.replica {
-            Replica::Raft(node) => diff_stats(node.stats(), lp.stats_at_warmup),
-            Replica::Null => Stats::default(),
-        };
         NodeResult {
             id: self.id,
             counters: lp.counters,
             commit_latency: lp.commit_latency,
-            stats,
+            stats: diff_stats(self.replica.stats(), lp.stats_at_warmup),
             syncs: diff_syncs(self.sync_stats(), lp.syncs_at_warmup),
             error,
             restored: lp.restored,
@@ -217,35 +206,40 @@ impl NodeThread {
 
     /// A recovered node that leads and has applied its whole recovered log marks the moment
     /// the cluster has its state machine back.
-    fn check_restored(&mut self, now: u64, lp: &mut Loop) {
-        let (Some(target), Replica::Raft(node)) = (self.restore_target, &self.replica) else {
+    fn check_restored(&mut self, now: u64, lp: &mut Loop<R::Batch>) {
+        let Some(target) = self.restore_target else {
             return;
         };
-        if node.role() == Role::Leader && node.applied_index() >= target {
-            let (keys, applied_index) = (node.kv_len() as u64, node.applied_index());
-            lp.restored = Some(Restored { at_ns: now, keys, applied_index });
+        let status = self.replica.status();
+        if status.role == Role::Leader && status.applied >= target {
+            let keys = self.replica.kv_len();
+            lp.restored = Some(Restored { at_ns: now, keys, applied_index: status.applied });
             self.restore_target = None;
         }
     }
 
-    fn deadline_ns(&self, lp: &Loop) -> u64 {
-        let timer = match &self.replica {
-            Replica::Raft(node) => node.next_deadline_ns(),
-            Replica::Null => u64::MAX,
-        };
+    fn deadline_ns(&self, lp: &Loop<R::Batch>) -> u64 {
+        let timer = self.replica.next_deadline_ns();
         let delayed = lp.delayed.peek().map_or(u64::MAX, |d| d.due_ns);
         let warmup = if lp.measuring { u64::MAX } else { self.warmup_end_ns };
         timer.min(delayed).min(warmup)
     }
 
     /// Returns why the thread must stop, if it must.
-    fn handle(&mut self, packet: Packet, now: u64, lp: &mut Loop) -> Option<Exit> {
+    fn handle(
+        &mut self,
+        packet: Packet<R::Batch>,
+        now: u64,
+        lp: &mut Loop<R::Batch>,
+    ) -> Option<Exit> {
         match packet {
-            Packet::Peer { batch, due_ns } if due_ns > now => {
+            Packet::Peer { from, batch, messages, due_ns } if due_ns > now => {
                 lp.delayed_seq += 1;
-                lp.delayed.push(Delayed { due_ns, seq: lp.delayed_seq, batch });
+                lp.delayed.push(Delayed { due_ns, seq: lp.delayed_seq, from, messages, batch });
             }
-            Packet::Peer { batch, .. } => self.step_batch(batch, lp),
+            Packet::Peer { from, batch, messages, .. } => {
+                self.step_batch(from, batch, messages, lp)
+            }
             Packet::Requests(requests) => self.propose(requests, now, lp),
             Packet::Crash => return Some(Exit::Crash),
             Packet::Stop => return Some(Exit::Stop),
@@ -253,47 +247,34 @@ impl NodeThread {
         None
     }
 
-    fn step_batch(&mut self, batch: Batch, lp: &mut Loop) {
-        lp.counters.messages_delivered += batch.messages.len() as u64;
-        if let Replica::Raft(node) = &mut self.replica {
-            for message in batch.messages {
-                node.step(batch.from, message);
-            }
-        }
+    fn step_batch(
+        &mut self,
+        from: NodeId,
+        batch: R::Batch,
+        messages: u64,
+        lp: &mut Loop<R::Batch>,
+    ) {
+        lp.counters.messages_delivered += messages;
+        self.replica.step(from, batch);
     }
 
-    fn propose(&mut self, requests: Vec<Arc<ClientRequest>>, now: u64, lp: &mut Loop) {
-        let loads = self.loads.len() as u64;
+    fn propose(&mut self, requests: Vec<Arc<ClientRequest>>, now: u64, lp: &mut Loop<R::Batch>) {
         for request in requests {
-            match &mut self.replica {
-                Replica::Raft(node) => {
-                    if let Some(index) = node.propose(request) {
-                        lp.proposed.push_back((index, now));
-                    }
-                }
-                Replica::Null => {
-                    let value = matches!(request.op, pinraft_engine::Op::Get { .. })
-                        .then(bytes::Bytes::new);
-                    let reply = ClientReply {
-                        client: request.client,
-                        seq: request.seq,
-                        outcome: Outcome::Ok(value),
-                    };
-                    lp.replies[((request.client - 1) % loads) as usize].push(reply);
-                }
+            if let Some(index) = self.replica.propose(request) {
+                lp.proposed.push_back((index, now));
             }
         }
     }
 
-    fn deliver_due(&mut self, now: u64, lp: &mut Loop) {
+    fn deliver_due(&mut self, now: u64, lp: &mut Loop<R::Batch>) {
         while lp.delayed.peek().is_some_and(|d| d.due_ns <= now) {
-            let delayed = lp.delayed.pop().expect("peeked");
-            self.step_batch(delayed.batch, lp);
+            let d = lp.delayed.pop().expect("peeked");
+            self.step_batch(d.from, d.batch, d.messages, lp);
         }
     }
 
     /// At the end of the warm-up every figure starts from zero.
-    fn start_measuring(&mut self, now: u64, lp: &mut Loop) {
+    fn start_measuring(&mut self, now: u64, lp: &mut Loop<R::Batch>) {
         if lp.measuring || now < self.warmup_end_ns {
             return;
         }
@@ -301,70 +282,54 @@ impl NodeThread {
         lp.counters = NodeCounters::default();
         lp.commit_latency = Latency::new();
         lp.syncs_at_warmup = self.sync_stats();
-        if let Replica::Raft(node) = &self.replica {
-            lp.stats_at_warmup = node.stats();
-        }
+        lp.stats_at_warmup = self.replica.stats();
     }
 
-    /// Performs every `Ready`; an error is a storage failure, and the node must stop.
-    fn perform(&mut self, now: u64, lp: &mut Loop) -> Result<(), String> {
+    /// Performs what the replica has ready; an error is a storage failure, and the node
+    /// must stop.
+    fn perform(&mut self, now: u64, lp: &mut Loop<R::Batch>) -> Result<(), String> {
         let sent_before = lp.counters.batches_sent;
-        if let Replica::Raft(node) = &mut self.replica {
-            node.tick(now);
-            while node.has_ready() {
-                let mut ready = node.ready();
-                // Durable before any message that depends on it leaves (in memory, the
-                // engine's log is the disk and there is nothing to write).
-                if let Some(storage) = &mut self.storage {
-                    persist_ready(storage.as_mut(), node, &ready, now)
-                        .map_err(|e| format!("node {} stopped: storage error: {e}", self.id))?;
-                }
-                for batch in std::mem::take(&mut ready.messages) {
-                    send(
-                        &self.peers,
-                        &self.shared,
-                        &self.faults,
-                        &mut self.rng,
-                        batch,
-                        now,
-                        &mut lp.counters,
-                    );
-                }
-                record_commits(node, &ready.committed, now, lp);
-                let loads = self.loads.len() as u64;
-                for reply in std::mem::take(&mut ready.replies) {
-                    lp.replies[((reply.client - 1) % loads) as usize].push(reply);
-                }
-                node.advance(ready);
+        self.replica.tick(now);
+        if self.replica.has_ready() {
+            let storage = self.storage.as_mut().map(|s| s.as_mut() as &mut (dyn Storage + Send));
+            self.replica.ready(now, storage, &mut lp.out)?;
+            for outbound in lp.out.messages.drain(..) {
+                let link = Link { from: self.id, shared: &self.shared, faults: &self.faults };
+                link.send(&self.transport, &mut self.rng, outbound, now, &mut lp.counters);
             }
-            let role = match node.role() {
-                Role::Follower => 0,
-                Role::Candidate => 1,
-                Role::Leader => super::net::ROLE_LEADER,
-            };
-            self.shared.publish(self.id, node.term(), role);
+            let loads = lp.replies.len() as u64;
+            for reply in lp.out.replies.drain(..) {
+                lp.replies[((reply.client - 1) % loads) as usize].push(reply);
+            }
         }
+        let status = self.replica.status();
+        record_commits(status.role, status.applied, now, lp);
+        let role = match status.role {
+            Role::Follower => 0,
+            Role::Candidate => 1,
+            Role::Leader => super::net::ROLE_LEADER,
+        };
+        self.shared.publish(self.id, status.term, role);
         let sent = lp.counters.batches_sent - sent_before;
         if sent > 0 {
             self.shared.add_packets(self.id, sent);
         }
-        for (load, replies) in self.loads.iter().zip(&mut lp.replies) {
+        for (load, replies) in lp.replies.iter_mut().enumerate() {
             if !replies.is_empty() {
-                // A full or closed reply channel loses the replies; those clients time out.
-                let _ = load.try_send(std::mem::take(replies));
+                self.transport.reply(load, std::mem::take(replies));
             }
         }
         Ok(())
     }
 }
 
-/// Leader commit latency: from a proposal to the `Ready` that reports it committed.
-fn record_commits(node: &Node, committed: &std::ops::Range<Index>, now: u64, lp: &mut Loop) {
-    if node.role() != Role::Leader {
+/// Leader commit latency: from a proposal to the `Ready` that reports it applied.
+fn record_commits<B>(role: Role, applied: Index, now: u64, lp: &mut Loop<B>) {
+    if role != Role::Leader {
         lp.proposed.clear();
         return;
     }
-    while lp.proposed.front().is_some_and(|&(index, _)| index < committed.end) {
+    while lp.proposed.front().is_some_and(|&(index, _)| index <= applied) {
         let (_, at) = lp.proposed.pop_front().expect("peeked");
         if lp.measuring {
             lp.commit_latency.record_ns(now - at);
@@ -372,71 +337,62 @@ fn record_commits(node: &Node, committed: &std::ops::Range<Index>, now: u64, lp:
     }
 }
 
-/// Sends one batch through the faults of its link: one channel operation, never blocking.
-fn send(
-    peers: &[Sender<Packet>],
-    shared: &Shared,
-    faults: &NetFaults,
-    rng: &mut ChaCha8Rng,
-    batch: Batch,
-    now: u64,
-    counters: &mut NodeCounters,
-) {
-    let messages = batch.messages.len() as u64;
-    let copies =
-        if faults.dup_ppm > 0 && rng.gen_range(0..1_000_000) < faults.dup_ppm { 2 } else { 1 };
-    let mut batch = Some(batch);
-    for copy in 0..copies {
-        counters.batches_sent += 1;
-        counters.messages_sent += messages;
-        let b = if copy + 1 == copies {
-            batch.take().expect("last copy")
-        } else {
-            batch.clone().expect("kept")
-        };
-        counters.kinds.count(&b.messages);
-        let lost = faults.loss_ppm > 0 && rng.gen_range(0..1_000_000) < faults.loss_ppm;
-        // A crashed node's channel outlives it (a restart reads it again): what is sent
-        // to it meanwhile is lost, as on a link to a machine that is down.
-        if lost || !shared.reachable(b.from, b.to) || !shared.is_alive(b.to) {
-            counters.batches_dropped += 1;
-            counters.messages_dropped += messages;
-            continue;
-        }
-        let due_ns = if faults.delay_max_ns > 0 {
-            now + rng.gen_range(faults.delay_min_ns..=faults.delay_max_ns)
-        } else {
-            0
-        };
-        match peers[b.to as usize - 1].try_send(Packet::Peer { batch: b, due_ns }) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                counters.batches_dropped += 1;
-                counters.batches_dropped_full += 1;
-                counters.messages_dropped += messages;
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                counters.batches_dropped += 1;
-                counters.messages_dropped += messages;
-            }
-        }
-    }
+/// The faults of one node's outbound links, applied above the transport.
+struct Link<'a> {
+    from: NodeId,
+    shared: &'a Shared,
+    faults: &'a NetFaults,
 }
 
-/// An in-memory node's disk after a crash: its hard state, latest snapshot and the log
-/// after it. Entries it stepped since its last `Ready` are in it too, as on a disk written
-/// just before the crash.
-fn leave_behind(node: &Node) -> MemStorage {
-    let mut disk = MemStorage::new();
-    let hard_state = HardState { term: node.term(), vote: node.vote() };
-    let mut from = 1;
-    if let Some(snapshot) = node.snapshot() {
-        disk.save_snapshot(snapshot).expect("memory does not fail");
-        from = snapshot.index + 1;
+impl Link<'_> {
+    /// Sends one batch through the faults of its link: one transport operation, never
+    /// blocking.
+    fn send<B: Clone>(
+        &self,
+        transport: &impl Transport<B>,
+        rng: &mut ChaCha8Rng,
+        outbound: Outbound<B>,
+        now: u64,
+        counters: &mut NodeCounters,
+    ) {
+        let Outbound { to, batch, messages, kind } = outbound;
+        let faults = self.faults;
+        let copies =
+            if faults.dup_ppm > 0 && rng.gen_range(0..1_000_000) < faults.dup_ppm { 2 } else { 1 };
+        let mut batch = Some(batch);
+        for copy in 0..copies {
+            counters.batches_sent += 1;
+            counters.messages_sent += messages;
+            let b = if copy + 1 == copies {
+                batch.take().expect("last copy")
+            } else {
+                batch.clone().expect("kept")
+            };
+            counters.kinds.add_kind(kind);
+            let lost = faults.loss_ppm > 0 && rng.gen_range(0..1_000_000) < faults.loss_ppm;
+            // A crashed node's inbox outlives it (a restart reads it again): what is sent
+            // to it meanwhile is lost, as on a link to a machine that is down.
+            if lost || !self.shared.reachable(self.from, to) || !self.shared.is_alive(to) {
+                counters.batches_dropped += 1;
+                counters.messages_dropped += messages;
+                continue;
+            }
+            let due_ns = if faults.delay_max_ns > 0 {
+                now + rng.gen_range(faults.delay_min_ns..=faults.delay_max_ns)
+            } else {
+                0
+            };
+            let packet = Packet::Peer { from: self.from, batch: b, messages, due_ns };
+            match transport.send(to, packet) {
+                Ok(()) => {}
+                Err(error) => {
+                    counters.batches_dropped += 1;
+                    counters.batches_dropped_full += u64::from(error == SendError::Full);
+                    counters.messages_dropped += messages;
+                }
+            }
+        }
     }
-    let mut entries = node.entries(from..node.last_index() + 1);
-    disk.save(Some(hard_state), from, &mut entries, 0).expect("a node's own log is contiguous");
-    disk
 }
 
 fn diff_syncs(now: SyncStats, then: SyncStats) -> SyncStats {
@@ -467,10 +423,12 @@ pub(crate) fn fault_rng(seed: u64, id: u64) -> ChaCha8Rng {
 
 #[cfg(test)]
 mod tests {
+    use super::super::transport::Channels;
     use super::*;
+    use crate::replica::{BuildReplica, Pinraft};
     use crate::storage::{Recovered, StorageError};
     use crossbeam_channel::bounded;
-    use pinraft_engine::{Config, Entry, Message, Snapshot};
+    use pinraft_engine::{Batch, Config, Entry, HardState, Message, Snapshot};
     use std::io;
     use std::time::Instant;
 
@@ -519,10 +477,8 @@ mod tests {
         };
         let thread = NodeThread {
             id: 1,
-            replica: Replica::Raft(Box::new(Node::new(engine).unwrap())),
-            inbox: inboxes[0].clone(),
-            peers,
-            loads: Vec::new(),
+            replica: Pinraft::build(engine, Recovered::default(), 0).unwrap(),
+            transport: Channels { inbox: inboxes[0].clone(), peers, loads: Vec::new() },
             shared: shared.clone(),
             faults: NetFaults::default(),
             rng: fault_rng(1, 1),
@@ -551,10 +507,12 @@ mod tests {
         };
         let thread = NodeThread {
             id: 1,
-            replica: Replica::Raft(Box::new(Node::new(engine).unwrap())),
-            inbox: inboxes[0].clone(),
-            peers: peers.clone(),
-            loads: Vec::new(),
+            replica: Pinraft::build(engine, Recovered::default(), 0).unwrap(),
+            transport: Channels {
+                inbox: inboxes[0].clone(),
+                peers: peers.clone(),
+                loads: Vec::new(),
+            },
             shared: Arc::new(Shared::new(2)),
             faults: NetFaults::default(),
             rng: fault_rng(1, 1),
@@ -573,7 +531,7 @@ mod tests {
         assert!(matches!(next()[..], [Message::RequestVote { term: 1, .. }]));
         let vote =
             Batch { from: 2, to: 1, messages: vec![Message::Vote { term: 1, granted: true }] };
-        peers[0].send(Packet::Peer { batch: vote, due_ns: 0 }).unwrap();
+        peers[0].send(Packet::Peer { from: 2, batch: vote, messages: 1, due_ns: 0 }).unwrap();
         assert!(matches!(next()[..], [Message::Append { term: 1, .. }]));
         peers[0].send(Packet::Crash).unwrap();
         let result = handle.join().unwrap();

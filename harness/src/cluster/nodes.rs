@@ -4,10 +4,12 @@
 
 use super::disk::{Disk, Opened};
 use super::net::{Packet, Replies, Shared};
-use super::node::{self, NodeResult, NodeThread, Replica};
+use super::node::{self, NodeResult, NodeThread};
+use super::transport::Channels;
 use super::{Clock, ClusterConfig};
+use crate::replica::BuildReplica;
 use crossbeam_channel::{Receiver, Sender};
-use pinraft_engine::{Config, Node, NodeId};
+use pinraft_engine::{Config, NodeId};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -21,11 +23,11 @@ struct Slot {
 }
 
 /// Every node thread of a run, and what it takes to start one again.
-pub(crate) struct Nodes {
+pub(crate) struct Nodes<R: BuildReplica> {
     cfg: ClusterConfig,
     /// Each node's inbound channel, kept here so a restarted node reads the same one.
-    inboxes: Vec<Receiver<Packet>>,
-    peers: Vec<Sender<Packet>>,
+    inboxes: Vec<Receiver<Packet<R::Batch>>>,
+    peers: Vec<Sender<Packet<R::Batch>>>,
     loads: Vec<Sender<Replies>>,
     shared: Arc<Shared>,
     clock: Clock,
@@ -46,9 +48,9 @@ pub(crate) struct Finished {
 }
 
 /// The channels and shared state the node threads are wired to.
-pub(crate) struct Wiring {
-    pub inboxes: Vec<Receiver<Packet>>,
-    pub peers: Vec<Sender<Packet>>,
+pub(crate) struct Wiring<B> {
+    pub inboxes: Vec<Receiver<Packet<B>>>,
+    pub peers: Vec<Sender<Packet<B>>>,
     pub loads: Vec<Sender<Replies>>,
     pub shared: Arc<Shared>,
     pub clock: Clock,
@@ -56,16 +58,16 @@ pub(crate) struct Wiring {
     pub cores: Vec<Option<core_affinity::CoreId>>,
 }
 
-impl Nodes {
+impl<R: BuildReplica> Nodes<R> {
     /// Starts every node from what its disk held. With `measure_restore`, each node watches
     /// for the moment it has applied its whole recovered log as leader.
     pub(crate) fn start(
         cfg: &ClusterConfig,
-        wiring: Wiring,
+        wiring: Wiring<R::Batch>,
         disks: Vec<Disk>,
         opened: Vec<Opened>,
         measure_restore: bool,
-    ) -> anyhow::Result<Nodes> {
+    ) -> anyhow::Result<Nodes<R>> {
         let slots = disks.into_iter().map(|disk| Slot { thread: None, disk, incarnations: 0 });
         let mut nodes = Nodes {
             cfg: cfg.clone(),
@@ -139,31 +141,19 @@ impl Nodes {
         let k = id as usize - 1;
         let cfg = &self.cfg;
         let now_ns = self.clock.now_ns();
-        let replica = if cfg.null_engine {
-            Replica::Null
-        } else {
-            let engine = Config {
-                id,
-                members: (1..=cfg.nodes).collect(),
-                seed: cfg.seed,
-                ..cfg.engine.clone()
-            };
-            let r = opened.recovered;
-            Replica::Raft(Box::new(Node::restore(
-                engine,
-                r.hard_state,
-                r.snapshot,
-                r.entries,
-                now_ns,
-            )?))
-        };
+        let engine =
+            Config { id, members: (1..=cfg.nodes).collect(), seed: cfg.seed, ..cfg.engine.clone() };
+        let replica = R::build(engine, opened.recovered, now_ns).map_err(anyhow::Error::msg)?;
         let slot = &mut self.slots[k];
-        let thread = NodeThread {
-            id,
-            replica,
+        let transport = Channels {
             inbox: self.inboxes[k].clone(),
             peers: self.peers.clone(),
             loads: self.loads.clone(),
+        };
+        let thread = NodeThread {
+            id,
+            replica,
+            transport,
             shared: self.shared.clone(),
             faults: cfg.faults,
             rng: node::fault_rng(cfg.seed.wrapping_add(slot.incarnations), id),

@@ -34,7 +34,10 @@ pub fn timeline_chart(cfg: &ClusterConfig, timeline: &[u64]) -> Chart {
         format_duration(e.resend_threshold_ns),
         format_ppm(cfg.faults.loss_ppm),
         cfg.seed,
-        if cfg.null_engine { ", null engine" } else { "" },
+        match cfg.engine_kind {
+            crate::replica::EngineKind::Raft => String::new(),
+            other => format!(", {} engine", other.name()),
+        },
     );
     Chart {
         title: "Throughput over time (ops answered per 100 ms)".into(),

@@ -16,6 +16,7 @@
 use super::crash_load::CrashLoad;
 use super::plan::{ElectionPlan, SimSetup, ELECTION_NODES};
 use crate::cluster::{self, ClusterConfig};
+use crate::knobs::Knobs;
 use crate::sim::{End, SimConfig, Simulator};
 use pinraft_engine::{Config, NodeId};
 use serde::{Deserialize, Serialize};
@@ -176,9 +177,12 @@ fn sim_trial(setup: &SimSetup, (min, max): (u64, u64), seed: u64) -> anyhow::Res
         delay_max_ns: setup.delay_ns.1,
         duration_ns: SIM_HORIZON_NS,
         clients: 1,
-        election_timeout_min_ns: min * MS,
-        election_timeout_max_ns: max * MS,
-        heartbeat_interval_ns: heartbeat,
+        engine: Knobs(Config {
+            election_timeout_min_ns: min * MS,
+            election_timeout_max_ns: max * MS,
+            heartbeat_interval_ns: heartbeat,
+            ..Config::default()
+        }),
         ..SimConfig::default()
     };
     let load = CrashLoad::new(SIM_POLL_NS, max * MS, heartbeat, false, seed);

@@ -5,10 +5,12 @@
 //! note, as the classic simulator ignored it.
 
 use super::{
-    Benchmarks, ClassicEvent, EngineKnobs, Faults, Format, Scenario, ScriptAction, ScriptedEvent,
-    Tests, Workload, S,
+    Benchmarks, ClassicEvent, Faults, Format, Scenario, ScriptAction, ScriptedEvent, Tests,
+    Workload, S,
 };
 use crate::args::PPM;
+use crate::knobs::Knobs;
+use crate::replica::EngineKind;
 use serde_json::{Map, Value};
 
 /// The classic simulator's limits and defaults.
@@ -78,7 +80,8 @@ pub(super) fn parse(text: &str) -> Result<Scenario, String> {
         end_wait_ns: ns(end_wait),
         max_packets,
         workload: Workload::Classic { requests, get_ppm: ppm(mix) },
-        engine: EngineKnobs::default(),
+        engine_kind: EngineKind::Raft,
+        engine: Knobs::default(),
         faults: Faults { loss_ppm: ppm(drops), ..Faults::default() },
         events,
         tests,

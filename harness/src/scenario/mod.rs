@@ -26,12 +26,14 @@ mod session_clients;
 
 pub use classic_clients::{CLASSIC_CLIENTS, RETRY_BACKOFF_MAX_NS, RETRY_BACKOFF_NS};
 pub use driver::{Driver, KindCounts, Tally, EVENT_RETRY_NS};
-pub use runner::{run, Mode};
+pub use runner::{check_engine, run, Mode};
 pub use score::{
     tier, PacketFigures, Replies, RunContext, RunFigures, Score, Tiers, SCHEMA_VERSION,
 };
 
 use crate::args::Action;
+use crate::knobs::Knobs;
+use crate::replica::EngineKind;
 use crate::workload::WorkloadSpec;
 use pinraft_engine::Config;
 use std::fmt;
@@ -84,8 +86,10 @@ pub struct Scenario {
     pub max_packets: u64,
     /// Who sends what.
     pub workload: Workload,
-    /// Engine knobs.
-    pub engine: EngineKnobs,
+    /// Which engine the nodes run (`[cluster] engine`, `pinraft scenario --engine`).
+    pub engine_kind: EngineKind,
+    /// Engine knobs (`[engine]`, by their `Config` names).
+    pub engine: Knobs,
     /// Network faults.
     pub faults: Faults,
     /// Timed events, sorted by time; times count from the first request.
@@ -97,6 +101,11 @@ pub struct Scenario {
 }
 
 impl Scenario {
+    /// The engine configuration of node 1 (runtimes set each node's id).
+    pub fn engine_config(&self, seed: u64) -> Config {
+        Config { id: 1, members: (1..=self.nodes).collect(), seed, ..self.engine.0.clone() }
+    }
+
     /// When the run ends, from its start.
     pub fn end_ns(&self) -> u64 {
         self.start_wait_ns + self.duration_ns + self.end_wait_ns
@@ -125,59 +134,6 @@ pub enum Workload {
         /// A client retries at the next node after waiting this long.
         client_timeout_ns: u64,
     },
-}
-
-/// The engine's knobs (`pinraft_engine::Config` names).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct EngineKnobs {
-    /// Lower bound of the election timeout.
-    pub election_timeout_min_ns: u64,
-    /// Upper bound of the election timeout.
-    pub election_timeout_max_ns: u64,
-    /// Heartbeat on a link idle this long.
-    pub heartbeat_interval_ns: u64,
-    /// Resend an unacknowledged batch after this long.
-    pub resend_threshold_ns: u64,
-    /// Most entries in one append.
-    pub batch_entries_max: usize,
-    /// Append batches in flight per follower.
-    pub inflight_batches_max: usize,
-    /// Snapshot every this many applied entries (0: never).
-    pub snapshot_entries_threshold: u64,
-}
-
-impl Default for EngineKnobs {
-    fn default() -> EngineKnobs {
-        let c = Config::default();
-        EngineKnobs {
-            election_timeout_min_ns: c.election_timeout_min_ns,
-            election_timeout_max_ns: c.election_timeout_max_ns,
-            heartbeat_interval_ns: c.heartbeat_interval_ns,
-            resend_threshold_ns: c.resend_threshold_ns,
-            batch_entries_max: c.batch_entries_max,
-            inflight_batches_max: c.inflight_batches_max,
-            snapshot_entries_threshold: c.snapshot_entries_threshold,
-        }
-    }
-}
-
-impl EngineKnobs {
-    /// The engine configuration of node 1 of `nodes` (runtimes set the id and seed).
-    pub fn config(&self, nodes: u64, seed: u64) -> Config {
-        Config {
-            id: 1,
-            members: (1..=nodes).collect(),
-            election_timeout_min_ns: self.election_timeout_min_ns,
-            election_timeout_max_ns: self.election_timeout_max_ns,
-            heartbeat_interval_ns: self.heartbeat_interval_ns,
-            resend_threshold_ns: self.resend_threshold_ns,
-            batch_entries_max: self.batch_entries_max,
-            inflight_batches_max: self.inflight_batches_max,
-            snapshot_entries_threshold: self.snapshot_entries_threshold,
-            seed,
-            ..Config::default()
-        }
-    }
 }
 
 /// Network faults. Loss, duplication and reordering apply to packets between nodes only:

@@ -5,13 +5,13 @@
 //! as `[[events]]` tables (`at`, `action`) or a list `events = ["kill-leader@2s", ...]`
 //! placed before the first section.
 
-use super::{
-    Benchmarks, EngineKnobs, Faults, Format, Scenario, ScriptAction, ScriptedEvent, Tests, Workload,
-};
+use super::{Benchmarks, Faults, Format, Scenario, ScriptAction, ScriptedEvent, Tests, Workload};
 use crate::args;
+use crate::knobs::{self, Knobs};
+use crate::replica::EngineKind;
 use crate::sim::CLIENTS_MAX;
 use crate::workload::WorkloadSpec;
-use pinraft_engine::MEMBERS_MAX;
+use pinraft_engine::{Config, MEMBERS_MAX};
 use serde::de::{self, Deserializer, Visitor};
 use serde::Deserialize;
 use std::fmt;
@@ -29,8 +29,9 @@ struct File {
     run: Option<RunSection>,
     #[serde(default)]
     workload: WorkloadSection,
+    /// Read by `knobs::from_toml`, which knows every knob's names.
     #[serde(default)]
-    engine: EngineSection,
+    engine: toml::Table,
     #[serde(default)]
     faults: FaultsSection,
     #[serde(default)]
@@ -44,6 +45,7 @@ struct File {
 struct ClusterSection {
     nodes: Option<u64>,
     seed: Option<u64>,
+    engine: Option<EngineKind>,
 }
 
 #[derive(Deserialize)]
@@ -66,17 +68,6 @@ struct WorkloadSection {
     keys: Option<u64>,
     value_size: Option<u64>,
     client_timeout: Option<Duration>,
-}
-
-#[derive(Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-struct EngineSection {
-    election_timeout: Option<DurationRange>,
-    heartbeat: Option<Duration>,
-    resend: Option<Duration>,
-    batch: Option<usize>,
-    inflight: Option<usize>,
-    snapshot_every: Option<u64>,
 }
 
 #[derive(Default, Deserialize)]
@@ -132,8 +123,10 @@ pub(super) fn parse(text: &str) -> Result<Scenario, String> {
     if max_packets == 0 {
         return Err("run.max_packets: must be above 0".to_string());
     }
-    let engine = engine_knobs(&file.engine);
-    engine.config(nodes, 0).validate().map_err(|e| format!("engine: {e}"))?;
+    let mut engine = Knobs::default();
+    knobs::from_toml(&file.engine, &mut engine)?;
+    let members = (1..=nodes).collect();
+    Config { members, ..engine.0.clone() }.validate().map_err(|e| format!("engine: {e}"))?;
     Ok(Scenario {
         format: Format::Toml,
         nodes,
@@ -143,6 +136,7 @@ pub(super) fn parse(text: &str) -> Result<Scenario, String> {
         end_wait_ns: waits[1],
         max_packets,
         workload: workload(&file.workload)?,
+        engine_kind: file.cluster.engine.unwrap_or_default(),
         engine,
         faults: Faults {
             loss_ppm: file.faults.loss.map_or(0, |p| p.0),
@@ -230,22 +224,6 @@ fn session_workload(w: &WorkloadSection) -> Result<Workload, String> {
         value_size: value_size as usize,
     };
     Ok(Workload::Session { clients, rate: w.rate, spec, client_timeout_ns })
-}
-
-fn engine_knobs(e: &EngineSection) -> EngineKnobs {
-    let d = EngineKnobs::default();
-    let (min, max) = e
-        .election_timeout
-        .map_or((d.election_timeout_min_ns, d.election_timeout_max_ns), |r| (r.0, r.1));
-    EngineKnobs {
-        election_timeout_min_ns: min,
-        election_timeout_max_ns: max,
-        heartbeat_interval_ns: e.heartbeat.map_or(d.heartbeat_interval_ns, |x| x.0),
-        resend_threshold_ns: e.resend.map_or(d.resend_threshold_ns, |x| x.0),
-        batch_entries_max: e.batch.unwrap_or(d.batch_entries_max),
-        inflight_batches_max: e.inflight.unwrap_or(d.inflight_batches_max),
-        snapshot_entries_threshold: e.snapshot_every.unwrap_or(d.snapshot_entries_threshold),
-    }
 }
 
 fn events(

@@ -4,8 +4,10 @@
 
 use super::driver::Driver;
 use super::score::{RunContext, RunFigures, Score};
-use super::{Scenario, SIM_DELAY_DEFAULT_NS};
+use super::{Scenario, ScriptAction, SIM_DELAY_DEFAULT_NS};
+use crate::args::Action;
 use crate::cluster::{self, ClusterConfig, NetFaults};
+use crate::replica::EngineKind;
 use crate::sim::{SimConfig, Simulator};
 use crate::workload::WorkloadSpec;
 use serde::Serialize;
@@ -31,6 +33,35 @@ impl Mode {
     }
 }
 
+/// Whether `scenario`'s engine can run in `mode` with its events: the simulator runs
+/// pinraft's engine only (it checks invariants on the engine's own log), and the raft-rs
+/// adapter cannot restart a node (its log lives in memory only) or snapshot.
+pub fn check_engine(scenario: &Scenario, mode: Mode) -> Result<(), String> {
+    let engine = scenario.engine_kind;
+    if engine == EngineKind::Raft {
+        return Ok(());
+    }
+    let name = engine.name();
+    if mode == Mode::Sim {
+        return Err(format!("engine {name}: the simulator runs the raft engine only (drop --sim)"));
+    }
+    if engine == EngineKind::RaftRs {
+        let restarts = scenario
+            .events
+            .iter()
+            .any(|e| matches!(e.action, ScriptAction::Design(Action::Restart(_))));
+        if restarts {
+            return Err(format!("engine {name}: restart:N is not supported (no durable log)"));
+        }
+        if scenario.engine.snapshot_entries_threshold > 0 {
+            return Err(format!(
+                "engine {name}: snapshots are not supported (snapshot_entries_threshold must be 0)"
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Runs `scenario` (read from `file`) with `seed` and scores it. Errors are invalid
 /// configurations the runtime rejected, one line each.
 pub fn run(scenario: &Scenario, file: &str, mode: Mode, seed: u64) -> Result<Score, String> {
@@ -43,7 +74,6 @@ pub fn run(scenario: &Scenario, file: &str, mode: Mode, seed: u64) -> Result<Sco
 }
 
 fn sim_config(scenario: &Scenario, seed: u64) -> SimConfig {
-    let e = &scenario.engine;
     let (delay_min_ns, delay_max_ns) = scenario.faults.delay_ns.unwrap_or(SIM_DELAY_DEFAULT_NS);
     SimConfig {
         seed,
@@ -62,13 +92,7 @@ fn sim_config(scenario: &Scenario, seed: u64) -> SimConfig {
         workload: WorkloadSpec::default(),
         client_timeout_ns: 1,
         events: Vec::new(),
-        election_timeout_min_ns: e.election_timeout_min_ns,
-        election_timeout_max_ns: e.election_timeout_max_ns,
-        heartbeat_interval_ns: e.heartbeat_interval_ns,
-        resend_threshold_ns: e.resend_threshold_ns,
-        batch_entries_max: e.batch_entries_max,
-        inflight_batches_max: e.inflight_batches_max,
-        snapshot_entries_threshold: e.snapshot_entries_threshold,
+        engine: scenario.engine.clone(),
         record_history: false,
         record_trace: false,
         ..SimConfig::default()
@@ -133,7 +157,8 @@ fn run_cluster(scenario: &Scenario, seed: u64) -> Result<(RunFigures, Driver), S
         nodes: scenario.nodes,
         duration_ns: scenario.end_ns(),
         warmup_ns: 0,
-        engine: scenario.engine.config(scenario.nodes, seed),
+        engine: scenario.engine_config(seed),
+        engine_kind: scenario.engine_kind,
         faults: NetFaults { loss_ppm: f.loss_ppm, dup_ppm: f.dup_ppm, delay_min_ns, delay_max_ns },
         seed,
         max_packets: Some(scenario.max_packets),

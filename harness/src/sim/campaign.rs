@@ -178,7 +178,7 @@ pub struct Failure {
 pub fn run_seed(spec: &CampaignSpec, seed: u64) -> SeedResult {
     let mut case = FuzzCase::new(seed, spec.faults, spec.quiet_timeouts);
     if let Some(every) = spec.snapshot_every {
-        case.config.snapshot_entries_threshold = every;
+        case.config.engine.snapshot_entries_threshold = every;
     }
     let run = run_case(&case).expect("fuzz cases are valid by construction");
     let report = &run.report;
@@ -204,7 +204,7 @@ pub fn run_seed(spec: &CampaignSpec, seed: u64) -> SeedResult {
         check,
         liveness_failure: report.liveness_failure && run.panic.is_none(),
         quiet_used_ns: converged.then(|| report.end_ns.saturating_sub(case.config.duration_ns)),
-        election_timeout_max_ns: case.config.election_timeout_max_ns,
+        election_timeout_max_ns: case.config.engine.election_timeout_max_ns,
         windows: run.windows.clone(),
         trace_hash: report.trace_hash.clone(),
         failure: None,

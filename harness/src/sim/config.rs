@@ -3,6 +3,7 @@
 //! that replays the run.
 
 use crate::args::{self, Action, Event, PPM};
+use crate::knobs::{Knobs, KNOBS};
 use crate::storage::SyncPolicy;
 use crate::workload::WorkloadSpec;
 use pinraft_engine::{Config, NodeId, MEMBERS_MAX};
@@ -50,22 +51,10 @@ pub struct SimConfig {
     pub client_timeout_ns: u64,
     /// Timed faults of the fault phase.
     pub events: Vec<Event>,
-    /// Engine knob (pinraft_engine::Config).
-    pub election_timeout_min_ns: u64,
-    /// Engine knob.
-    pub election_timeout_max_ns: u64,
-    /// Engine knob.
-    pub heartbeat_interval_ns: u64,
-    /// Engine knob.
-    pub resend_threshold_ns: u64,
-    /// Engine knob.
-    pub batch_entries_max: usize,
-    /// Engine knob.
-    pub inflight_batches_max: usize,
-    /// Engine knob: snapshot and compact every this many applied entries (0: never).
-    pub snapshot_entries_threshold: u64,
-    /// Engine knob: most snapshot bytes per `InstallSnapshot` chunk.
-    pub snapshot_chunk_bytes: usize,
+    /// The engine knobs (JSON: their `Config` names, flattened here); id, members and seed
+    /// are set per node.
+    #[serde(flatten)]
+    pub engine: Knobs,
     /// When each node's simulated disk syncs: JSON `fsync` (`always`, `interval`, `never`)
     /// and, for `interval`, `fsync_interval_ns`. With `interval` and `never` a node sends
     /// before its writes are durable, so a crash can lose what it acknowledged.
@@ -103,14 +92,7 @@ impl Default for SimConfig {
             workload: WorkloadSpec { keys: 16, get_ppm: PPM / 2, value_size: 16 },
             client_timeout_ns: 500_000_000,
             events: Vec::new(),
-            election_timeout_min_ns: engine.election_timeout_min_ns,
-            election_timeout_max_ns: engine.election_timeout_max_ns,
-            heartbeat_interval_ns: engine.heartbeat_interval_ns,
-            resend_threshold_ns: engine.resend_threshold_ns,
-            batch_entries_max: engine.batch_entries_max,
-            inflight_batches_max: engine.inflight_batches_max,
-            snapshot_entries_threshold: engine.snapshot_entries_threshold,
-            snapshot_chunk_bytes: engine.snapshot_chunk_bytes,
+            engine: Knobs(engine),
             fsync: SyncPolicy::Always,
             fsync_latency_ns: 0,
             crash_damage_ppm: 0,
@@ -123,19 +105,7 @@ impl Default for SimConfig {
 impl SimConfig {
     /// The engine configuration of node `id`; `seed` is derived from the run's RNG.
     pub fn engine_config(&self, id: NodeId, seed: u64) -> Config {
-        Config {
-            id,
-            members: (1..=self.nodes).collect(),
-            election_timeout_min_ns: self.election_timeout_min_ns,
-            election_timeout_max_ns: self.election_timeout_max_ns,
-            heartbeat_interval_ns: self.heartbeat_interval_ns,
-            resend_threshold_ns: self.resend_threshold_ns,
-            batch_entries_max: self.batch_entries_max,
-            inflight_batches_max: self.inflight_batches_max,
-            snapshot_entries_threshold: self.snapshot_entries_threshold,
-            snapshot_chunk_bytes: self.snapshot_chunk_bytes,
-            seed,
-        }
+        Config { id, members: (1..=self.nodes).collect(), seed, ..self.engine.0.clone() }
     }
 
     /// Checks every rule; the error is one line fit for stderr.
@@ -254,7 +224,14 @@ impl SimConfig {
         let p = args::format_ppm;
         let events: Vec<String> = self.events.iter().map(|e| e.to_string()).collect();
         let events = if events.is_empty() { "none".to_string() } else { events.join(",") };
-        vec![
+        // The snapshot knobs do nothing without snapshots, and replay commands of runs
+        // without them stay as they were before the knobs existed.
+        let snapshots = self.engine.snapshot_entries_threshold > 0;
+        let knobs = KNOBS.iter().map(|k| {
+            let applies = snapshots || !k.flag.starts_with("snapshot-");
+            (k.flag, if applies { k.format(&self.engine) } else { String::new() })
+        });
+        let mut flags = vec![
             ("seed", self.seed.to_string()),
             ("nodes", self.nodes.to_string()),
             ("duration", d(self.duration_ns)),
@@ -269,28 +246,9 @@ impl SimConfig {
             ("mix", p(self.workload.get_ppm)),
             ("value-size", self.workload.value_size.to_string()),
             ("client-timeout", d(self.client_timeout_ns)),
-            (
-                "election-timeout",
-                format!("{}-{}", d(self.election_timeout_min_ns), d(self.election_timeout_max_ns)),
-            ),
-            ("heartbeat", d(self.heartbeat_interval_ns)),
-            ("resend", d(self.resend_threshold_ns)),
-            ("batch", self.batch_entries_max.to_string()),
-            ("inflight", self.inflight_batches_max.to_string()),
-            (
-                "snapshot-every",
-                match self.snapshot_entries_threshold {
-                    0 => String::new(),
-                    n => n.to_string(),
-                },
-            ),
-            (
-                "snapshot-chunk",
-                match self.snapshot_entries_threshold {
-                    0 => String::new(),
-                    _ => self.snapshot_chunk_bytes.to_string(),
-                },
-            ),
+        ];
+        flags.extend(knobs);
+        flags.extend([
             ("fsync", self.fsync.name().to_string()),
             (
                 "fsync-interval",
@@ -301,7 +259,8 @@ impl SimConfig {
             ),
             ("fsync-latency", d(self.fsync_latency_ns)),
             ("crash-damage", p(self.crash_damage_ppm)),
-        ]
+        ]);
+        flags
     }
 }
 
@@ -341,7 +300,13 @@ mod tests {
             (SimConfig { clients: 0, ..SimConfig::default() }, "clients"),
             (SimConfig { loss_ppm: PPM + 1, ..SimConfig::default() }, "loss"),
             (
-                SimConfig { heartbeat_interval_ns: 500_000_000, ..SimConfig::default() },
+                SimConfig {
+                    engine: Knobs(Config {
+                        heartbeat_interval_ns: 500_000_000,
+                        ..Config::default()
+                    }),
+                    ..SimConfig::default()
+                },
                 "engine config",
             ),
             (events("crash:4@1s"), "out of range"),

@@ -15,8 +15,10 @@
 
 use super::config::SimConfig;
 use crate::args::{format_duration, Action, Event, PPM};
+use crate::knobs::Knobs;
 use crate::storage::SyncPolicy;
 use crate::workload::WorkloadSpec;
+use pinraft_engine::Config;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::fmt;
@@ -78,12 +80,15 @@ pub fn random_config(seed: u64) -> SimConfig {
         reorder_ppm: rng.gen_range(0..300_000),
         delay_min_ns: 0,
         delay_max_ns: rng.gen_range(1..60) * MS,
-        election_timeout_min_ns: 100 * MS,
-        election_timeout_max_ns: 200 * MS,
-        heartbeat_interval_ns: rng.gen_range(10..99) * MS,
-        resend_threshold_ns: rng.gen_range(1..80) * MS,
-        batch_entries_max: rng.gen_range(1..8),
-        inflight_batches_max: rng.gen_range(1..9),
+        engine: Knobs(Config {
+            election_timeout_min_ns: 100 * MS,
+            election_timeout_max_ns: 200 * MS,
+            heartbeat_interval_ns: rng.gen_range(10..99) * MS,
+            resend_threshold_ns: rng.gen_range(1..80) * MS,
+            batch_entries_max: rng.gen_range(1..8),
+            inflight_batches_max: rng.gen_range(1..9),
+            ..Config::default()
+        }),
         events: random_events(&mut rng, nodes, duration_ns),
         ..SimConfig::default()
     }
@@ -309,8 +314,8 @@ impl FuzzCase {
         if storm {
             // Entries travel one per round trip, so a new leader's followers catch up
             // slowly and old entries sit on a majority before its own does.
-            config.batch_entries_max = 1;
-            config.inflight_batches_max = 1;
+            config.engine.batch_entries_max = 1;
+            config.engine.inflight_batches_max = 1;
         }
         let schedule = random_schedule(&mut rng, &config, faults, storm);
         let choice_seed = rng.gen();
@@ -321,8 +326,8 @@ impl FuzzCase {
             // Half the cases snapshot every few entries and ship snapshots in small chunks,
             // so lagging and restarted followers catch up through InstallSnapshot.
             if rng.gen_bool(0.5) {
-                config.snapshot_entries_threshold = rng.gen_range(2..=40);
-                config.snapshot_chunk_bytes = rng.gen_range(16..=512);
+                config.engine.snapshot_entries_threshold = rng.gen_range(2..=40);
+                config.engine.snapshot_chunk_bytes = rng.gen_range(16..=512);
             }
         }
         FuzzCase { seed, faults, config, schedule, choice_seed }
@@ -386,14 +391,17 @@ fn case_config(rng: &mut ChaCha8Rng, seed: u64, quiet_timeouts: u64) -> SimConfi
         },
         client_timeout_ns: rng.gen_range(election_max_ms..=2 * election_max_ms) * MS,
         events: Vec::new(),
-        election_timeout_min_ns: election_min_ms * MS,
-        election_timeout_max_ns: election_max_ms * MS,
-        heartbeat_interval_ns: rng.gen_range(10..election_min_ms / 2) * MS,
-        resend_threshold_ns: rng.gen_range(1..=80) * MS,
-        batch_entries_max: [1, 1, 2, 3, 8, 64, 256][rng.gen_range(0..7)],
-        inflight_batches_max: rng.gen_range(1..=8),
-        snapshot_entries_threshold: 0,
-        snapshot_chunk_bytes: pinraft_engine::Config::default().snapshot_chunk_bytes,
+        engine: Knobs(Config {
+            election_timeout_min_ns: election_min_ms * MS,
+            election_timeout_max_ns: election_max_ms * MS,
+            heartbeat_interval_ns: rng.gen_range(10..election_min_ms / 2) * MS,
+            resend_threshold_ns: rng.gen_range(1..=80) * MS,
+            batch_entries_max: [1, 1, 2, 3, 8, 64, 256][rng.gen_range(0..7)],
+            inflight_batches_max: rng.gen_range(1..=8),
+            snapshot_entries_threshold: 0,
+            snapshot_chunk_bytes: pinraft_engine::Config::default().snapshot_chunk_bytes,
+            ..Config::default()
+        }),
         fsync: SyncPolicy::Always,
         fsync_latency_ns: 0,
         crash_damage_ppm: 0,
@@ -440,7 +448,7 @@ fn random_schedule(
         schedule.push(ScheduledFault { at_ns, fault: Fault::Apply(shape) });
         if !shape.is_crash() && !shape.is_restart() && rng.gen_range(0..4) != 0 {
             let heal_ns =
-                at_ns + rng.gen_range(1..=heal_timeouts_max) * cfg.election_timeout_max_ns;
+                at_ns + rng.gen_range(1..=heal_timeouts_max) * cfg.engine.election_timeout_max_ns;
             if heal_ns < cfg.duration_ns {
                 schedule.push(ScheduledFault { at_ns: heal_ns, fault: Fault::Heal });
             }
@@ -474,7 +482,8 @@ mod tests {
                 assert!((3..=7).contains(&case.config.nodes));
                 assert!(case.config.loss_ppm <= 400_000);
                 let cfg = &case.config;
-                let spread = cfg.election_timeout_max_ns - cfg.election_timeout_min_ns;
+                let spread =
+                    cfg.engine.election_timeout_max_ns - cfg.engine.election_timeout_min_ns;
                 assert!(spread >= SPREAD_DELAYS_MIN * cfg.delay_max_ns, "seed {seed}");
                 assert!(case.schedule.len() <= SCHEDULE_FAULTS_MAX);
                 assert!(case.schedule.windows(2).all(|w| w[0].at_ns <= w[1].at_ns));

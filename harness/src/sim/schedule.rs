@@ -268,7 +268,7 @@ impl Driver {
     /// Crashes live node `id` and schedules its restart after a downtime drawn from zero to
     /// [`RESTART_DOWNTIME_TIMEOUTS_MAX`] maximal election timeouts.
     fn crash_for_a_while(&mut self, sim: &mut Simulator, shape: Shape, id: NodeId, why: String) {
-        let downtime_max = RESTART_DOWNTIME_TIMEOUTS_MAX * sim.cfg.election_timeout_max_ns;
+        let downtime_max = RESTART_DOWNTIME_TIMEOUTS_MAX * sim.cfg.engine.election_timeout_max_ns;
         let at_ns = sim.now_ns + self.rng.gen_range(0..=downtime_max);
         let done = format!("{}{why}, to restart at {}", crash(sim, id), format_time(at_ns));
         sim.note_fault(shape.as_str(), &done);

@@ -6,7 +6,7 @@
 //! `40%`), which is how duplicates are found and how the sweep spells its own command. This
 //! module never runs anything.
 
-pub use super::params::{Param, PARAMS};
+pub use super::params::{params, Param};
 use crate::cli::run::RunArgs;
 use anyhow::{anyhow, bail};
 use clap::Parser;
@@ -21,6 +21,16 @@ pub struct Axis {
     pub param: &'static Param,
     /// Canonical values, in the order given.
     pub values: Vec<String>,
+    /// Whether the sweep was given it. An engine knob that was not is left to each run,
+    /// whose default may depend on its engine (`--snapshot-every` is 0 for raft-rs).
+    pub given: bool,
+}
+
+impl Axis {
+    /// Whether a run of a point is handed this axis's value as a flag.
+    fn passed(&self) -> bool {
+        self.given || crate::knobs::Knob::by_flag(self.param.flag).is_none()
+    }
 }
 
 impl Axis {
@@ -66,15 +76,16 @@ impl Grid {
         let base =
             parse_run(&events_argv).map_err(|e| anyhow!("--events: {}", clap_message(&e)))?;
         let mut axes = Vec::new();
-        for param in PARAMS {
-            let values = match given(param.flag) {
-                Some(text) => parse_list(param.flag, &text)?,
+        for param in params() {
+            let text = given(param.flag);
+            let values = match &text {
+                Some(text) => parse_list(param.flag, text)?,
                 None => match token_after(&base.reproduce(), param.flag) {
                     Some(value) => vec![value],
                     None => continue,
                 },
             };
-            axes.push(Axis { param, values });
+            axes.push(Axis { param, values, given: text.is_some() });
         }
         let count = axes
             .iter()
@@ -103,6 +114,7 @@ impl Grid {
             rest /= axis.values.len();
         }
         let mut argv: Vec<String> = (self.axes.iter().zip(&values))
+            .filter(|(axis, _)| axis.passed())
             .map(|(axis, &v)| format!("--{}={}", axis.param.flag, axis.values[v]))
             .collect();
         argv.extend(self.events.iter().map(|e| format!("--events={e}")));
@@ -145,8 +157,13 @@ impl Grid {
 
     /// The command that repeats the whole sweep, every parameter spelled out.
     pub fn reproduce(&self, repeat: u64, seed: u64) -> String {
-        let mut cmd = "pinraft sweep".to_string();
-        for axis in &self.axes {
+        self.command("pinraft sweep", repeat, seed)
+    }
+
+    /// [`Grid::reproduce`] for a command that takes the sweep's flags (`pinraft compare`).
+    pub fn command(&self, name: &str, repeat: u64, seed: u64) -> String {
+        let mut cmd = name.to_string();
+        for axis in self.axes.iter().filter(|a| a.passed()) {
             cmd += &format!(" --{} {}", axis.param.flag, axis.values.join(","));
         }
         if let Some(events) = &self.events {
@@ -266,19 +283,22 @@ mod tests {
         assert_eq!(labels[0], "batch 1, loss 0%");
         assert_eq!(labels[1], "batch 1, loss 20%");
         assert_eq!(labels[5], "batch 256, loss 20%");
-        assert_eq!(grid.points[5].args.batch, 256);
+        assert_eq!(grid.points[5].args.engine_config().batch_entries_max, 256);
         assert_eq!(grid.points[5].args.loss, 200_000);
         assert_eq!(grid.points[5].args.duration, 1_000_000_000);
         assert_eq!(grid.swept().count(), 2);
     }
 
     #[test]
-    fn reproduce_spells_out_every_parameter() {
+    fn reproduce_spells_out_every_parameter_but_the_engine_knobs_left_to_each_run() {
         let grid =
             Grid::expand(&lists(&[("batch", "1,16")]), Some("kill-leader@1s"), None).unwrap();
         let cmd = grid.reproduce(3, 7);
         assert!(cmd.starts_with("pinraft sweep --nodes 3 --clients 64 "), "{cmd}");
-        assert!(cmd.contains(" --batch 1,16 ") && cmd.contains(" --resend 20ms "), "{cmd}");
+        assert!(cmd.contains(" --batch 1,16 "), "{cmd}");
+        // A knob not given keeps each run's default, which may depend on its engine; every
+        // run's own JSON spells it out.
+        assert!(!cmd.contains(" --resend "), "{cmd}");
         assert!(cmd.ends_with(" --events kill-leader@1s --repeat 3 --seed 7"), "{cmd}");
         assert!(!cmd.contains("--rate"), "no rate: closed loop: {cmd}");
         assert_eq!(run_seed(7, 3), 10);

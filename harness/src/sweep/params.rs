@@ -2,6 +2,8 @@
 //! with the axis label (and unit) of a plot against it and where a run sits on that axis.
 
 use crate::cli::run::RunArgs;
+use crate::knobs::{Knob, Unit, KNOBS};
+use std::sync::OnceLock;
 
 /// A flag of `pinraft run` that a sweep accepts as a comma list.
 pub struct Param {
@@ -10,7 +12,52 @@ pub struct Param {
     /// Axis label of a plot against this parameter, with its unit.
     pub axis: &'static str,
     /// Where a point sits on that axis; `None` for a parameter that is not a number.
-    pub x: Option<fn(&RunArgs) -> f64>,
+    pub x: Option<XOf>,
+}
+
+/// How a run's position on a parameter's axis is read.
+#[derive(Clone, Copy)]
+pub enum XOf {
+    /// From the run's flags.
+    Flags(fn(&RunArgs) -> f64),
+    /// From an engine knob of the run's configuration: a count as it is, a duration in ms,
+    /// a range at its middle.
+    Knob(&'static Knob),
+}
+
+impl XOf {
+    /// The position of the run `args` on the axis.
+    pub fn at(self, args: &RunArgs) -> f64 {
+        match self {
+            XOf::Flags(f) => f(args),
+            XOf::Knob(knob) => {
+                let config = args.engine_config();
+                let values: Vec<u64> = knob.fields.iter().map(|f| f.get(&config)).collect();
+                let mean = values.iter().sum::<u64>() as f64 / values.len() as f64;
+                if knob.unit == Unit::Count {
+                    mean
+                } else {
+                    mean / 1e6
+                }
+            }
+        }
+    }
+}
+
+/// Every sweepable flag, in the order the grid nests them (the last one varies fastest):
+/// the load, every engine knob (from [`KNOBS`]), then faults, workload, engine and storage.
+/// `--events` (itself a comma list) and `--seed` (derived per run) are not sweepable.
+pub fn params() -> &'static [Param] {
+    static PARAMS: OnceLock<Vec<Param>> = OnceLock::new();
+    PARAMS.get_or_init(|| {
+        let knobs =
+            KNOBS.iter().map(|k| Param { flag: k.flag, axis: k.axis, x: Some(XOf::Knob(k)) });
+        LOAD.iter().map(copy).chain(knobs).chain(REST.iter().map(copy)).collect()
+    })
+}
+
+fn copy(p: &Param) -> Param {
+    Param { flag: p.flag, axis: p.axis, x: p.x }
 }
 
 /// Milliseconds of a nanosecond count, for axes.
@@ -23,62 +70,51 @@ fn pct(ppm: u32) -> f64 {
     f64::from(ppm) / 1e4
 }
 
-/// Every sweepable flag, in the order the grid nests them (the last one varies fastest).
-/// `--events` (itself a comma list) and `--seed` (derived per run) are not sweepable.
-pub static PARAMS: &[Param] = &[
-    Param { flag: "nodes", axis: "cluster size (nodes)", x: Some(|a| a.nodes as f64) },
+/// The load's flags, which nest outside the engine knobs.
+static LOAD: &[Param] = &[
+    Param { flag: "nodes", axis: "cluster size (nodes)", x: Some(XOf::Flags(|a| a.nodes as f64)) },
     Param {
         flag: "clients",
         axis: "clients (closed loop, 1 outstanding each)",
-        x: Some(|a| a.clients as f64),
+        x: Some(XOf::Flags(|a| a.clients as f64)),
     },
     Param {
         flag: "rate",
         axis: "offered load (ops/s, open loop)",
-        x: Some(|a| a.rate.unwrap_or(0) as f64),
-    },
-    Param { flag: "load-threads", axis: "load threads", x: Some(|a| a.load_threads as f64) },
-    Param {
-        flag: "batch",
-        axis: "batch_entries_max (entries per append)",
-        x: Some(|a| a.batch as f64),
+        x: Some(XOf::Flags(|a| a.rate.unwrap_or(0) as f64)),
     },
     Param {
-        flag: "inflight",
-        axis: "inflight_batches_max (batches per follower)",
-        x: Some(|a| a.inflight as f64),
+        flag: "load-threads",
+        axis: "load threads",
+        x: Some(XOf::Flags(|a| a.load_threads as f64)),
     },
-    Param {
-        flag: "snapshot-every",
-        axis: "snapshot_entries_threshold (entries)",
-        x: Some(|a| a.snapshot_every as f64),
-    },
-    Param { flag: "resend", axis: "resend threshold (ms)", x: Some(|a| ms(a.resend)) },
-    Param { flag: "heartbeat", axis: "heartbeat interval (ms)", x: Some(|a| ms(a.heartbeat)) },
-    Param {
-        flag: "election-timeout",
-        axis: "election timeout, middle of the range (ms)",
-        x: Some(|a| (ms(a.election_timeout.0) + ms(a.election_timeout.1)) / 2.0),
-    },
-    Param { flag: "loss", axis: "packet loss (%)", x: Some(|a| pct(a.loss)) },
-    Param { flag: "dup", axis: "packet duplication (%)", x: Some(|a| pct(a.dup)) },
+];
+
+/// The flags after the engine knobs.
+static REST: &[Param] = &[
+    Param { flag: "loss", axis: "packet loss (%)", x: Some(XOf::Flags(|a| pct(a.loss))) },
+    Param { flag: "dup", axis: "packet duplication (%)", x: Some(XOf::Flags(|a| pct(a.dup))) },
     Param {
         flag: "delay",
         axis: "added packet delay, middle of the range (ms)",
-        x: Some(|a| (ms(a.delay.0) + ms(a.delay.1)) / 2.0),
+        x: Some(XOf::Flags(|a| (ms(a.delay.0) + ms(a.delay.1)) / 2.0)),
     },
-    Param { flag: "mix", axis: "gets (% of operations)", x: Some(|a| pct(a.mix)) },
-    Param { flag: "keys", axis: "distinct keys", x: Some(|a| a.keys as f64) },
-    Param { flag: "value-size", axis: "put value size (bytes)", x: Some(|a| a.value_size as f64) },
+    Param { flag: "mix", axis: "gets (% of operations)", x: Some(XOf::Flags(|a| pct(a.mix))) },
+    Param { flag: "keys", axis: "distinct keys", x: Some(XOf::Flags(|a| a.keys as f64)) },
+    Param {
+        flag: "value-size",
+        axis: "put value size (bytes)",
+        x: Some(XOf::Flags(|a| a.value_size as f64)),
+    },
     Param {
         flag: "client-timeout",
         axis: "client retry timeout (ms)",
-        x: Some(|a| ms(a.client_timeout)),
+        x: Some(XOf::Flags(|a| ms(a.client_timeout))),
     },
     Param {
         flag: "channel-capacity",
         axis: "inbound channel capacity (packets)",
-        x: Some(|a| a.channel_capacity as f64),
+        x: Some(XOf::Flags(|a| a.channel_capacity as f64)),
     },
     Param { flag: "engine", axis: "engine", x: None },
     Param { flag: "storage", axis: "storage", x: None },
@@ -86,8 +122,12 @@ pub static PARAMS: &[Param] = &[
     Param {
         flag: "fsync-interval",
         axis: "fsync interval (ms)",
-        x: Some(|a| ms(a.fsync_interval)),
+        x: Some(XOf::Flags(|a| ms(a.fsync_interval))),
     },
-    Param { flag: "duration", axis: "measured duration (s)", x: Some(|a| a.duration as f64 / 1e9) },
-    Param { flag: "warmup", axis: "warm-up (s)", x: Some(|a| a.warmup as f64 / 1e9) },
+    Param {
+        flag: "duration",
+        axis: "measured duration (s)",
+        x: Some(XOf::Flags(|a| a.duration as f64 / 1e9)),
+    },
+    Param { flag: "warmup", axis: "warm-up (s)", x: Some(XOf::Flags(|a| a.warmup as f64 / 1e9)) },
 ];

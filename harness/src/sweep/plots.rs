@@ -3,9 +3,9 @@
 //! parameters, medians with min-max whiskers when repeated.
 
 use super::grid::{Axis, Grid};
+use super::params::XOf;
 use super::stats::{self, LATENCY_P50, LATENCY_P99, THROUGHPUT};
 use super::Results;
-use crate::cli::run::RunArgs;
 use crate::plot::{write_svg, Chart, Line, Sample};
 use std::path::{Path, PathBuf};
 
@@ -28,6 +28,26 @@ struct Group {
 pub fn write_all(
     results: &Results,
     dir: &Path,
+) -> anyhow::Result<(Vec<PathBuf>, Vec<&'static str>)> {
+    write_figures(results, dir, &[Figure::Throughput, Figure::Latency])
+}
+
+/// The plots a sweep can draw against each swept parameter, by file name prefix.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Figure {
+    /// `throughput-vs-FLAG.svg`.
+    Throughput,
+    /// `latency-vs-FLAG.svg`: p50 solid, p99 dashed.
+    Latency,
+    /// `p99-vs-FLAG.svg`: p99 alone.
+    P99,
+}
+
+/// [`write_all`] with a choice of figures.
+pub fn write_figures(
+    results: &Results,
+    dir: &Path,
+    figures: &[Figure],
 ) -> anyhow::Result<(Vec<PathBuf>, Vec<&'static str>)> {
     let (mut written, mut skipped) = (Vec::new(), Vec::new());
     for (k, axis) in results.grid.swept() {
@@ -56,7 +76,19 @@ pub fn write_all(
             latency.lines.push(line(g, i, LATENCY_P50, g.label.clone(), false));
             latency.lines.push(line(g, i, LATENCY_P99, String::new(), true));
         }
-        for (name, chart) in [("throughput", throughput), ("latency", latency)] {
+        let mut p99 = base_chart(results, axis, "Client latency p99");
+        p99.y_label = "client latency p99 (µs)".into();
+        p99.lines = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| line(g, i, LATENCY_P99, g.label.clone(), false))
+            .collect();
+        let charts = [
+            (Figure::Throughput, "throughput", throughput),
+            (Figure::Latency, "latency", latency),
+            (Figure::P99, "p99", p99),
+        ];
+        for (_, name, chart) in charts.into_iter().filter(|(f, _, _)| figures.contains(f)) {
             let path = dir.join(format!("{name}-vs-{}.svg", axis.param.flag));
             write_svg(&path, &chart)?;
             written.push(path);
@@ -85,11 +117,11 @@ fn groups(grid: &Grid, k: usize) -> Vec<Group> {
 }
 
 /// A group's samples of one figure, in x order.
-fn samples(results: &Results, group: &Group, x_of: fn(&RunArgs) -> f64, key: &str) -> Vec<Sample> {
+fn samples(results: &Results, group: &Group, x_of: XOf, key: &str) -> Vec<Sample> {
     let mut samples: Vec<Sample> = (group.points.iter())
         .filter_map(|&p| {
             let s = stats::spread(&results.runs[p], key)?;
-            let x = x_of(&results.grid.points[p].args);
+            let x = x_of.at(&results.grid.points[p].args);
             Some(Sample { x, y: s.median, y_min: s.min, y_max: s.max })
         })
         .collect();
