@@ -71,7 +71,7 @@ impl CompareArgs {
 
 /// How a compare grid is run and read: which of its axes is the engine, and which points
 /// differ only in their engine.
-struct Plan {
+pub(crate) struct Plan {
     /// Position of the `engine` axis in the grid's axes.
     engine_axis: usize,
     /// Each point's engine, by point index.
@@ -81,7 +81,7 @@ struct Plan {
 }
 
 impl Plan {
-    fn new(grid: &Grid) -> anyhow::Result<Plan> {
+    pub(crate) fn new(grid: &Grid) -> anyhow::Result<Plan> {
         let engine_axis = (grid.axes.iter().position(|a| a.param.flag == "engine"))
             .context("--engine: a comparison needs a list of engines")?;
         let axis = &grid.axes[engine_axis];
@@ -99,7 +99,7 @@ impl Plan {
 
     /// Every run in the order it is made: for each group of points, each repeat, each
     /// engine. Run `(p, r)` has seed `run_seed(seed, p * repeat + r)`, as in a sweep.
-    fn order(&self, repeat: u64) -> Vec<(usize, usize)> {
+    pub(crate) fn order(&self, repeat: u64) -> Vec<(usize, usize)> {
         let mut order = Vec::new();
         for group in &self.groups {
             for r in 0..repeat as usize {
@@ -188,7 +188,11 @@ fn to_json(results: &Results, plan: &Plan, with_runs: bool) -> Value {
 }
 
 /// Writes compare.csv, compare.json and the plots; returns the files written.
-fn write_outputs(results: &Results, plan: &Plan, dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
+pub(crate) fn write_outputs(
+    results: &Results,
+    plan: &Plan,
+    dir: &Path,
+) -> anyhow::Result<Vec<PathBuf>> {
     let write = |name: &str, text: String| -> anyhow::Result<PathBuf> {
         let path = dir.join(name);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;

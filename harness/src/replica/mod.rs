@@ -11,6 +11,7 @@
 mod null;
 mod pinraft;
 mod raft_rs;
+mod raft_rs_log;
 
 pub use null::NullReplica;
 pub use pinraft::{packet_kind, Pinraft};

@@ -2,7 +2,8 @@
 //! the very same workloads, faults and checkers against a widely used Raft library and
 //! compare it with pinraft's engine.
 //!
-//! The adapter keeps raft-rs's own in-memory `MemStorage` for the log and hard state, and
+//! The adapter keeps the log and hard state in memory, in [`LogStore`] (a `raft::Storage`
+//! that, unlike raft-rs's `MemStorage`, clones only the entries it hands out), and
 //! applies committed requests to pinraft's [`Kv`], the same state machine with the same
 //! once-only client table the pinraft engine uses, so that both engines answer clients by
 //! the same rules. Each client request is one log entry, encoded by hand (see
@@ -20,6 +21,7 @@
 //! Not supported: durable storage (`--storage wal`), snapshots (the whole log stays in
 //! memory), and restart (`leave_behind` is `None`). The caller refuses those earlier.
 
+use super::raft_rs_log::LogStore;
 use super::{Outbound, Output, PacketKind, Replica, Status};
 use crate::storage::Storage;
 use bytes::Bytes;
@@ -27,8 +29,7 @@ use pinraft_engine::{
     ClientId, ClientReply, ClientRequest, Config, Index, Kv, NodeId, Op, Outcome, Role, Seq, Stats,
     Term,
 };
-use raft::eraftpb::{ConfState, Entry, EntryType, Message, MessageType};
-use raft::storage::MemStorage;
+use raft::eraftpb::{Entry, EntryType, Message, MessageType};
 use raft::{RawNode, StateRole};
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -46,6 +47,9 @@ pub const RAFT_RS_TICK_NS: u64 = 1_000_000;
 /// than `batch_entries_max` when values are that small, and fewer when they are longer.
 /// raft-rs always sends at least one entry, whatever its size.
 pub const ENTRY_BYTES_ESTIMATE: u64 = 64;
+
+/// Why a ready with a snapshot stops the node: see `ready`.
+const SNAPSHOT_UNEXPECTED: &str = "raft-rs: a snapshot arrived, but this adapter never compacts";
 
 /// Why a raft-rs replica cannot use the harness's storage: it keeps its own.
 const STORAGE_UNSUPPORTED: &str = "raft-rs: --storage wal is not supported by the raft-rs adapter";
@@ -66,10 +70,10 @@ struct Pending {
 
 /// One raft-rs node with pinraft's key-value state machine. See the module documentation.
 pub struct RaftRs {
-    node: RawNode<MemStorage>,
-    /// A second handle on the node's storage (a `MemStorage` is a shared, locked core), so
-    /// that `ready` can persist into it while `node` is borrowed.
-    store: MemStorage,
+    node: RawNode<LogStore>,
+    /// A second handle on the node's storage (a shared core), so that `ready` can persist
+    /// into it while `node` is borrowed.
+    store: LogStore,
     id: NodeId,
     kv: Kv,
     /// Proposals awaiting their entry's commit, by log index. A node records proposals only
@@ -265,10 +269,7 @@ impl RaftRs {
         config.validate().map_err(|e| format!("config: {e}"))?;
         let raft_config = raft_config(config)?;
         raft_config.validate().map_err(|e| format!("raft-rs: {e}"))?;
-        let store = MemStorage::new_with_conf_state(ConfState::from((
-            config.members.clone(),
-            Vec::<u64>::new(),
-        )));
+        let store = LogStore::new(config.members.clone());
         // raft-rs logs through slog; a discarding root logger costs nothing and, unlike the
         // async drain, starts no thread.
         let logger = slog::Logger::root(slog::Discard, slog::o!());
@@ -490,7 +491,6 @@ impl Replica for RaftRs {
         if storage.is_some() {
             return Err(STORAGE_UNSUPPORTED.to_string());
         }
-        let storage_err = |e: raft::Error| format!("raft-rs: in-memory storage: {e}");
         let mut sent: Vec<Message> = Vec::new();
         // The protocol of raft-rs 0.7's `RawNode` (examples/five_mem_node): a leader's
         // messages may leave before its entries are persisted (thesis section 10.2.1);
@@ -499,20 +499,21 @@ impl Replica for RaftRs {
             let mut ready = self.node.ready();
             sent.extend(ready.take_messages());
             if !ready.snapshot().is_empty() {
-                // Never produced (this adapter never snapshots), but a snapshot in a ready
-                // must be in storage before `advance` marks it stable.
-                self.store.wl().apply_snapshot(ready.snapshot().clone()).map_err(storage_err)?;
+                // A leader sends a snapshot only when its log no longer holds what a follower
+                // needs, and this adapter never compacts: it cannot happen, and a node that
+                // saw one could not honour it.
+                return Err(SNAPSHOT_UNEXPECTED.to_string());
             }
             // These entries were persisted by an earlier ready: safe to apply now.
             self.apply(ready.take_committed_entries());
-            self.store.wl().append(ready.entries()).map_err(storage_err)?;
+            self.store.append(ready.entries());
             if let Some(hs) = ready.hs() {
-                self.store.wl().set_hardstate(hs.clone());
+                self.store.set_hard_state(hs.clone());
             }
             sent.extend(ready.take_persisted_messages());
             let mut light = self.node.advance(ready);
             if let Some(commit) = light.commit_index() {
-                self.store.wl().mut_hard_state().set_commit(commit);
+                self.store.set_commit(commit);
             }
             sent.extend(light.take_messages());
             self.apply(light.take_committed_entries());

@@ -22,6 +22,8 @@ pub struct Inputs {
     pub clients: Value,
     /// batching/sweep.json.
     pub batching: Value,
+    /// compare/compare.json, when the data has it.
+    pub compare: Option<Value>,
     /// election/election.json.
     pub election: ElectionData,
     /// published.toml.
@@ -39,6 +41,7 @@ pub fn render(inp: &Inputs) -> String {
     s += &headline(inp);
     s += &clients_section(inp);
     s += &batching_section(inp);
+    s += &compare_section(inp);
     s += &default_run_section(&inp.default_run);
     s += &election_section(inp);
     s += &comparison_section(inp);
@@ -180,6 +183,68 @@ fn clients_section(inp: &Inputs) -> String {
     }
     s += "\n";
     s += &images(&inp.svgs, "clients/");
+    s
+}
+
+/// Every engine on the same grid, from `pinraft compare`'s data: the only source of
+/// side-by-side figures of other engines on this machine.
+fn compare_section(inp: &Inputs) -> String {
+    let mut s = String::from(
+        "## Engines side by side
+
+",
+    );
+    let Some(cmp) = &inp.compare else {
+        s += "Not in this data: `pinraft report` runs `pinraft compare`'s grid and writes \
+              `report/compare/`.\n\n";
+        return s;
+    };
+    let repeat = repeat_of(cmp);
+    let _ = writeln!(
+        s,
+        "The same harness, load, faults and key-value state machine for every engine: `raft` \
+         is pinraft's engine, `raft-rs` is tikv/raft-rs 0.7 behind the adapter in \
+         `harness/src/replica/raft_rs.rs` (each run's JSON says how each knob was honoured, \
+         in `config.engine_knobs_applied`). 3 nodes, closed loop, batch 256, puts of 16 \
+         bytes, in memory; engines alternate run by run. {}. Command: `{}`.\n",
+        repeat_note(repeat),
+        text(cmp, "reproduce")
+    );
+    let engines = axis_values(cmp, "engine");
+    s += "| clients | loss |";
+    for e in &engines {
+        let _ = write!(s, " {e} ops/s | {e} p50 / p99 (µs) |");
+    }
+    s += " raft-rs / raft |\n|---:|---:|";
+    s += &"---:|---:|".repeat(engines.len());
+    s += "---:|\n";
+    for loss in param_values(cmp, "loss") {
+        for n in param_values(cmp, "clients") {
+            let at = |e: &str| point(cmp, &[("clients", &n), ("loss", &loss), ("engine", e)]);
+            let _ = write!(s, "| {n} | {loss} |");
+            for e in &engines {
+                let p = at(e);
+                let get = |k: &str| p.and_then(|p| spread(p, k));
+                let (p50, p99) = (get(stats::LATENCY_P50), get(stats::LATENCY_P99));
+                let _ = write!(
+                    s,
+                    " {} | {} / {} |",
+                    ops(get(stats::THROUGHPUT), repeat),
+                    us(p50),
+                    us(p99)
+                );
+            }
+            let median =
+                |e: &str| at(e).and_then(|p| spread(p, stats::THROUGHPUT)).map(|s| s.median);
+            let ratio = match (median("raft-rs"), median("raft")) {
+                (Some(theirs), Some(ours)) if ours > 0.0 => format!("{:.2}", theirs / ours),
+                _ => "-".into(),
+            };
+            let _ = writeln!(s, " {ratio} |");
+        }
+    }
+    s += "\n";
+    s += &images(&inp.svgs, "compare/");
     s
 }
 

@@ -69,6 +69,16 @@ pub fn generate(plan: &Plan, out: &Path, published: Option<&Path>) -> anyhow::Re
         meta.experiments.push(experiment(spec.name, grid.reproduce(spec.repeat, plan.seed), t));
     }
     let t = Instant::now();
+    let spec = &plan.compare;
+    let grid = throughput::grid(spec)?;
+    let runs = (grid.points.len() as u64 * spec.repeat) as f64;
+    progress.begin("compare engines", throughput::sweep_wall_ns(&grid, spec.repeat));
+    throughput::run_compare(spec, plan.seed, &data.join(spec.name), &mut |k, f| {
+        progress.within((k as f64 + f) / runs)
+    })?;
+    let command = grid.command("pinraft compare", spec.repeat, plan.seed);
+    meta.experiments.push(experiment(spec.name, command, t));
+    let t = Instant::now();
     let election = election::run(&plan.election, plan.seed, &mut |label, planned, f| {
         progress.range(label, planned, f)
     })?;
@@ -100,6 +110,7 @@ pub fn render(out: &Path, published: Option<&Path>) -> anyhow::Result<PathBuf> {
         default_run: read_json(&data.join("default-run.json"))?,
         clients: read_json(&data.join("clients/sweep.json"))?,
         batching: read_json(&data.join("batching/sweep.json"))?,
+        compare: read_optional_json(&data.join("compare/compare.json"))?,
         election,
         published,
         svgs: svgs(&data)?,
@@ -117,7 +128,7 @@ fn experiment(name: &str, command: String, started: Instant) -> Experiment {
 /// Planned wall time of the whole plan, for the progress bar.
 fn planned_ns(plan: &Plan) -> anyhow::Result<u64> {
     let mut ns = plan.default_run.warmup + plan.default_run.duration;
-    for spec in [&plan.clients, &plan.batching] {
+    for spec in [&plan.clients, &plan.batching, &plan.compare] {
         ns += throughput::sweep_wall_ns(&throughput::grid(spec)?, spec.repeat);
     }
     let e = &plan.election;
@@ -228,6 +239,15 @@ fn svgs(data: &Path) -> anyhow::Result<Vec<String>> {
 fn write_json<T: Serialize + ?Sized>(path: &Path, value: &T) -> anyhow::Result<()> {
     let text = serde_json::to_string_pretty(value)? + "\n";
     std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+/// [`read_json`] of a file an older report did not write: `None` when it is absent.
+fn read_optional_json<T: DeserializeOwned>(path: &Path) -> anyhow::Result<Option<T>> {
+    if path.exists() {
+        read_json(path).map(Some)
+    } else {
+        Ok(None)
+    }
 }
 
 fn read_json<T: DeserializeOwned>(path: &Path) -> anyhow::Result<T> {

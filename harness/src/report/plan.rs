@@ -71,6 +71,8 @@ pub struct Plan {
     pub clients: SweepSpec,
     /// Batch x resend x loss.
     pub batching: SweepSpec,
+    /// Every engine side by side (`pinraft compare`'s grid).
+    pub compare: SweepSpec,
     /// Figure 16.
     pub election: ElectionPlan,
 }
@@ -103,6 +105,12 @@ impl Plan {
             ]
         };
         timing(&mut batching);
+        let mut compare = vec![
+            ("clients", if quick { "1,64" } else { "1,64,256,1024" }.to_string()),
+            ("loss", if quick { "0" } else { "0,10%" }.to_string()),
+            ("engine", "raft,raft-rs".to_string()),
+        ];
+        timing(&mut compare);
         let mut default_run = RunArgs::default();
         if quick {
             (default_run.duration, default_run.warmup) = (150_000_000, 350_000_000);
@@ -117,6 +125,11 @@ impl Plan {
                 repeat: if quick { 1 } else { 3 },
             },
             batching: SweepSpec { name: "batching", lists: batching, repeat: 1 },
+            compare: SweepSpec {
+                name: "compare",
+                lists: compare,
+                repeat: if quick { 1 } else { 3 },
+            },
             election: ElectionPlan::standard(quick),
         }
     }

@@ -3,6 +3,7 @@
 //! JSON; a sweep's sweep.csv, sweep.json and SVG plots in its own directory).
 
 use super::plan::SweepSpec;
+use crate::cli::compare;
 use crate::cli::run::{self, RunArgs};
 use crate::cluster;
 use crate::sweep::grid::{self, Grid};
@@ -55,6 +56,33 @@ pub fn run_sweep(
     }
     let results = Results { grid, runs, repeat: spec.repeat, seed };
     write_sweep(&results, dir)
+}
+
+/// Runs the comparison of a spec whose lists include `engine`, alternating engines as
+/// `pinraft compare` does (seed + p * repeat + r for repeat r of point p), and writes
+/// compare.csv, compare.json and the plots into `dir`. `progress(k, f)` is called with the
+/// index of the run in order and the fraction of that run done.
+pub fn run_compare(
+    spec: &SweepSpec,
+    seed: u64,
+    dir: &Path,
+    progress: &mut dyn FnMut(usize, f64),
+) -> anyhow::Result<()> {
+    let grid = grid(spec)?;
+    let plan = compare::Plan::new(&grid)?;
+    let mut runs = vec![Vec::new(); grid.points.len()];
+    for (i, (p, r)) in plan.order(spec.repeat).into_iter().enumerate() {
+        let point = &grid.points[p];
+        let mut args = point.args.clone();
+        args.seed = grid::run_seed(seed, p * spec.repeat as usize + r);
+        let json = run_one(&args, &mut |f| progress(i, f))
+            .with_context(|| format!("compare '{}', {}", spec.name, grid.label(point, true)))?;
+        runs[p].push(json);
+    }
+    let results = Results { grid, runs, repeat: spec.repeat, seed };
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    compare::write_outputs(&results, &plan, dir)?;
+    Ok(())
 }
 
 /// Writes a sweep's files into `dir`, as `pinraft sweep --out dir` does.
