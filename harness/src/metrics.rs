@@ -113,3 +113,32 @@ mod tests {
         assert_eq!(l.count(), 2);
     }
 }
+
+/// Raft message counters (JSON `messages`), the same keys in the simulator and the cluster.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct MessageCounts {
+    /// Raft messages sent (in the cluster, the copies of a duplicated packet too).
+    pub sent: u64,
+    /// Raft messages stepped by their receiver.
+    pub delivered: u64,
+    /// Raft messages lost to injected loss, partitions, full queues or dead nodes.
+    pub dropped: u64,
+    /// Append batches the engine sent again after the resend threshold.
+    pub resent: u64,
+}
+
+/// Packet counters (JSON `batches`): one packet is one batch for one destination, the same
+/// keys in the simulator and the cluster.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct BatchCounts {
+    /// Packets sent (in the cluster, where the sender makes the copy, duplicates too).
+    pub sent: u64,
+    /// Packets dropped, for any reason.
+    pub dropped: u64,
+    /// Of those, packets dropped because the receiver's queue was full (cluster only).
+    pub dropped_full: u64,
+    /// Extra copies made by injected duplication.
+    pub duplicated: u64,
+    /// Packets sent by nodes, by what they carry.
+    pub kinds: crate::workload::PacketKinds,
+}

@@ -35,6 +35,8 @@ pub(crate) struct NodeCounters {
     pub batches_sent: u64,
     pub batches_dropped: u64,
     pub batches_dropped_full: u64,
+    /// Extra copies sent by injected duplication.
+    pub batches_duplicated: u64,
     /// Packets sent, by what they carry (they sum to `batches_sent`).
     pub kinds: PacketKinds,
 }
@@ -359,6 +361,7 @@ impl Link<'_> {
         let faults = self.faults;
         let copies =
             if faults.dup_ppm > 0 && rng.gen_range(0..1_000_000) < faults.dup_ppm { 2 } else { 1 };
+        counters.batches_duplicated += copies - 1;
         let mut batch = Some(batch);
         for copy in 0..copies {
             counters.batches_sent += 1;

@@ -7,34 +7,10 @@ use super::node::NodeResult;
 use super::ClusterConfig;
 use crate::history::Operation;
 use crate::metrics::{Latency, LatencySummary};
-use crate::workload::{PacketKinds, RequestCounts, SnapshotCounts};
+use crate::workload::{RequestCounts, SnapshotCounts};
 use serde::Serialize;
 
-/// Message counters (JSON `messages`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct MessageCounts {
-    /// Raft messages sent, duplicates included.
-    pub sent: u64,
-    /// Raft messages stepped by their receiver.
-    pub delivered: u64,
-    /// Raft messages lost to injected loss, partitions, full channels or dead nodes.
-    pub dropped: u64,
-    /// Append messages the engine sent again after the resend threshold.
-    pub resent: u64,
-}
-
-/// Packet counters (JSON `batches`): one packet is one channel send.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct BatchCounts {
-    /// Packets sent.
-    pub sent: u64,
-    /// Packets dropped, for any reason.
-    pub dropped: u64,
-    /// Of those, packets dropped because the receiver's channel was full.
-    pub dropped_full: u64,
-    /// Packets sent, by what they carry; they sum to `sent`.
-    pub kinds: PacketKinds,
-}
+pub use crate::metrics::{BatchCounts, MessageCounts};
 
 /// The measured figures of one run (the window after the warm-up).
 #[derive(Clone, Debug, Serialize)]
@@ -227,6 +203,7 @@ impl NodeSums {
             sums.batches.sent += r.counters.batches_sent;
             sums.batches.dropped += r.counters.batches_dropped;
             sums.batches.dropped_full += r.counters.batches_dropped_full;
+            sums.batches.duplicated += r.counters.batches_duplicated;
             sums.batches.kinds.add(&r.counters.kinds);
             sums.fsyncs.log += r.syncs.log;
             sums.fsyncs.hard_state += r.syncs.hard_state;

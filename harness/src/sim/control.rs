@@ -67,6 +67,7 @@ impl Simulator {
     fn replace_node(&mut self, i: usize, node: Node) {
         self.elections_retired += self.nodes[i].stats().elections;
         self.snapshots_retired.add(&self.nodes[i].stats());
+        self.resent_retired += self.nodes[i].stats().batches_resent;
         self.nodes[i] = node;
     }
 
@@ -78,6 +79,11 @@ impl Simulator {
             counts.add(&node.stats());
         }
         counts
+    }
+
+    /// Append batches resent after the resend threshold, by every node incarnation.
+    pub fn batches_resent(&self) -> u64 {
+        self.resent_retired + self.nodes.iter().map(|n| n.stats().batches_resent).sum::<u64>()
     }
 
     pub fn elections(&self) -> u64 {

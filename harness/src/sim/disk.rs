@@ -109,6 +109,7 @@ impl Simulator {
         for input in std::mem::take(&mut self.inbox[i]) {
             match input {
                 Input::Batch(batch) => {
+                    self.network.delivered(batch.messages.len());
                     for message in batch.messages {
                         node.step(batch.from, message);
                     }

@@ -7,31 +7,12 @@ use crate::args::PPM;
 use pinraft_engine::NodeId;
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
-use serde::Serialize;
 
 /// A held-back (reordered) packet waits an extra one to three maximal delays, so packets
 /// sent after it overtake it.
 const REORDER_HOLD_DELAYS_MAX: u64 = 3;
 
-/// Raft messages: what nodes sent, and what the network lost.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct MessageCounts {
-    /// Messages handed to the network (every message of every batch).
-    pub sent: u64,
-    /// Messages in packets that were lost, cut off, or arrived at a crashed node.
-    pub dropped: u64,
-}
-
-/// Packets (DESIGN.md: a packet is one batch for one destination, JSON `batches`).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct BatchCounts {
-    /// Packets handed to the network.
-    pub sent: u64,
-    /// Packets lost, cut off, or arrived at a crashed node.
-    pub dropped: u64,
-    /// Extra copies the network delivered.
-    pub duplicated: u64,
-}
+pub use crate::metrics::{BatchCounts, MessageCounts};
 
 /// The fault knobs of the fault phase.
 #[derive(Clone, Copy, Debug)]
@@ -96,6 +77,11 @@ impl Network {
             delays.push(self.delay(rng) + self.hold(rng));
         }
         delays
+    }
+
+    /// Counts `messages` messages stepped by their receiver.
+    pub(crate) fn delivered(&mut self, messages: usize) {
+        self.messages.delivered += messages as u64;
     }
 
     /// Counts a packet of `messages` messages that will never be stepped.

@@ -71,6 +71,9 @@ pub struct SimReport {
     /// `tail_cuts` (torn last records cut at recovery) and `entries_lost` (written, not
     /// synced, lost to a crash).
     pub storage: SimStorageStats,
+    /// What each fault event did (the cluster's key for the same list; `events_applied`
+    /// below is the simulator's older name, kept for the tools that read it).
+    pub events_played: Vec<String>,
     /// What each fault event did.
     pub events_applied: Vec<String>,
     /// Virtual time at the end of the run.
@@ -219,8 +222,8 @@ impl Simulator {
             requests,
             elections: self.elections(),
             leaders_elected: self.invariants.leaders_elected(),
-            messages: self.network.messages,
-            batches: self.network.batches,
+            messages: MessageCounts { resent: self.batches_resent(), ..self.network.messages },
+            batches: BatchCounts { kinds: self.packet_kinds, ..self.network.batches },
             violations,
             linearizable,
             liveness_failure: !liveness_problems.is_empty(),
@@ -230,6 +233,7 @@ impl Simulator {
             restarts: self.restarts,
             snapshots: self.snapshot_counts(),
             storage: self.disk_stats(),
+            events_played: self.events_applied.clone(),
             events_applied: self.events_applied.clone(),
             end_ns: self.now_ns,
             events_processed: self.events_processed,

@@ -117,6 +117,8 @@ pub struct Simulator {
     pub(super) elections_retired: u64,
     /// Snapshot counters of node incarnations replaced by restarts.
     pub(super) snapshots_retired: SnapshotCounts,
+    /// Batches resent by node incarnations that were replaced by a restart.
+    pub(super) resent_retired: u64,
 }
 
 /// The stream of the run's seed that `Simulator::disk_rng` draws from (the simulator's main
@@ -210,6 +212,7 @@ impl Simulator {
             restarts: 0,
             elections_retired: 0,
             snapshots_retired: SnapshotCounts::default(),
+            resent_retired: 0,
             cfg: cfg.clone(),
         };
         Ok(sim)
@@ -337,6 +340,7 @@ impl Simulator {
             return self.hold_input(i, Input::Batch(batch));
         }
         let Batch { from, to, messages } = batch;
+        self.network.delivered(messages.len());
         self.input(to, |node| {
             for message in messages {
                 node.step(from, message);
