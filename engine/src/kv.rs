@@ -14,7 +14,10 @@ pub(crate) type Fixed = FxBuildHasher;
 
 /// The key-value store every replica applies committed requests to. Public so that a
 /// runtime driving another Raft library (the harness's raft-rs adapter) applies committed
-/// requests to the very same state machine, with the same once-only client table.
+/// requests to the very same state machine, with the same once-only client table. Its
+/// public methods are `#[inline]`: exported and not, the engine's own apply path compiles
+/// as it did when the type was private (the instruction-count gate measured +6% on
+/// `kv_apply` without the hint).
 #[derive(Debug, Default)]
 pub struct Kv {
     /// Values are this replica's own copies, not the log's shared buffers: a shared
@@ -32,6 +35,7 @@ impl Kv {
     /// The outcome of `(client, seq)` if it was applied already.
     /// A request older than the client's last one cannot be waited for any more: it gets
     /// `Fail`, which the client ignores.
+    #[inline]
     pub fn applied(&self, client: ClientId, seq: Seq) -> Option<Outcome> {
         match self.sessions.get(&client) {
             Some((last, outcome)) if *last == seq => Some(outcome.clone()),
@@ -41,6 +45,7 @@ impl Kv {
     }
 
     /// Applies a committed request once; a repeat returns the first outcome unchanged.
+    #[inline]
     pub fn apply(&mut self, request: &ClientRequest) -> Outcome {
         if let Some(outcome) = self.applied(request.client, request.seq) {
             return outcome;
@@ -83,16 +88,19 @@ impl Kv {
     }
 
     /// The value of `key`, empty when it was never written.
+    #[inline]
     pub fn get(&self, key: &[u8]) -> Bytes {
         Bytes::copy_from_slice(self.value(key))
     }
 
     /// How many keys hold a value.
+    #[inline]
     pub fn len(&self) -> usize {
         self.data.len()
     }
 
     /// Whether no key holds a value.
+    #[inline]
     pub fn is_empty(&self) -> bool {
         self.data.is_empty()
     }
