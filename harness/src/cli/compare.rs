@@ -58,17 +58,6 @@ impl clap::Args for CompareArgs {
     }
 }
 
-impl CompareArgs {
-    /// Parses compare flags (without the program and subcommand names).
-    pub fn try_parse_flags<I, T>(flags: I) -> Result<CompareArgs, clap::Error>
-    where
-        I: IntoIterator<Item = T>,
-        T: Into<std::ffi::OsString> + Clone,
-    {
-        super::parse_flags("pinraft-compare", flags)
-    }
-}
-
 /// How a compare grid is run and read: which of its axes is the engine, and which points
 /// differ only in their engine.
 pub(crate) struct Plan {

@@ -856,19 +856,9 @@ mod tests {
         let config = Config::default();
         let knobs = RaftRs::knobs_applied(&config);
         let names: Vec<&str> = knobs.iter().map(|(name, _)| *name).collect();
-        assert_eq!(
-            names,
-            [
-                "election_timeout_min_ns",
-                "election_timeout_max_ns",
-                "heartbeat_interval_ns",
-                "resend_threshold_ns",
-                "batch_entries_max",
-                "inflight_batches_max",
-                "snapshot_entries_threshold",
-                "snapshot_chunk_bytes",
-            ]
-        );
+        let every: Vec<&str> =
+            crate::knobs::KNOBS.iter().flat_map(|k| k.fields).map(|f| f.name).collect();
+        assert_eq!(names, every, "one entry per knob field, in the knobs' order");
         for (name, how) in &knobs {
             let known = ["applied", "mapped: ", "not applicable"];
             assert!(known.iter().any(|k| how.starts_with(k)), "{name}: {how}");

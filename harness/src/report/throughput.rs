@@ -40,28 +40,17 @@ pub fn run_sweep(
     progress: &mut dyn FnMut(usize, f64),
 ) -> anyhow::Result<()> {
     let grid = grid(spec)?;
-    let repeat = spec.repeat as usize;
-    let mut runs = Vec::with_capacity(grid.points.len());
-    for point in &grid.points {
-        let mut repeats = Vec::with_capacity(repeat);
-        for r in 0..repeat {
-            let k = point.index * repeat + r;
-            let mut args = point.args.clone();
-            args.seed = grid::run_seed(seed, k);
-            let json = run_one(&args, &mut |f| progress(k, f))
-                .with_context(|| format!("sweep '{}', {}", spec.name, grid.label(point, true)))?;
-            repeats.push(json);
-        }
-        runs.push(repeats);
-    }
-    let results = Results { grid, runs, repeat: spec.repeat, seed };
-    write_sweep(&results, dir)
+    let order: Vec<(usize, usize)> = (0..grid.points.len())
+        .flat_map(|p| (0..spec.repeat as usize).map(move |r| (p, r)))
+        .collect();
+    let runs = run_in_order(spec, &grid, &order, seed, progress)?;
+    write_sweep(&Results { grid, runs, repeat: spec.repeat, seed }, dir)
 }
 
 /// Runs the comparison of a spec whose lists include `engine`, alternating engines as
-/// `pinraft compare` does (seed + p * repeat + r for repeat r of point p), and writes
-/// compare.csv, compare.json and the plots into `dir`. `progress(k, f)` is called with the
-/// index of the run in order and the fraction of that run done.
+/// `pinraft compare` does, and writes compare.csv, compare.json and the plots into `dir`.
+/// `progress(k, f)` is called with the index of the run in order and the fraction of that
+/// run done.
 pub fn run_compare(
     spec: &SweepSpec,
     seed: u64,
@@ -70,19 +59,32 @@ pub fn run_compare(
 ) -> anyhow::Result<()> {
     let grid = grid(spec)?;
     let plan = compare::Plan::new(&grid)?;
-    let mut runs = vec![Vec::new(); grid.points.len()];
-    for (i, (p, r)) in plan.order(spec.repeat).into_iter().enumerate() {
-        let point = &grid.points[p];
-        let mut args = point.args.clone();
-        args.seed = grid::run_seed(seed, p * spec.repeat as usize + r);
-        let json = run_one(&args, &mut |f| progress(i, f))
-            .with_context(|| format!("compare '{}', {}", spec.name, grid.label(point, true)))?;
-        runs[p].push(json);
-    }
+    let runs = run_in_order(spec, &grid, &plan.order(spec.repeat), seed, progress)?;
     let results = Results { grid, runs, repeat: spec.repeat, seed };
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     compare::write_outputs(&results, &plan, dir)?;
     Ok(())
+}
+
+/// Runs repeat `r` of point `p` for each `(p, r)` of `order`, with seed
+/// `seed + p * repeat + r` whatever the order; the runs' JSON by point, in repeat order.
+fn run_in_order(
+    spec: &SweepSpec,
+    grid: &Grid,
+    order: &[(usize, usize)],
+    seed: u64,
+    progress: &mut dyn FnMut(usize, f64),
+) -> anyhow::Result<Vec<Vec<Value>>> {
+    let mut runs = vec![Vec::with_capacity(spec.repeat as usize); grid.points.len()];
+    for (i, &(p, r)) in order.iter().enumerate() {
+        let point = &grid.points[p];
+        let mut args = point.args.clone();
+        args.seed = grid::run_seed(seed, p * spec.repeat as usize + r);
+        let json = run_one(&args, &mut |f| progress(i, f))
+            .with_context(|| format!("'{}', {}", spec.name, grid.label(point, true)))?;
+        runs[p].push(json);
+    }
+    Ok(runs)
 }
 
 /// Writes a sweep's files into `dir`, as `pinraft sweep --out dir` does.
