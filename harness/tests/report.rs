@@ -44,6 +44,7 @@ fn the_quick_report_has_every_section_and_renders_again_from_its_data() {
         "## Batching, resend threshold and packet loss",
         "## Engines side by side",
         "raft-rs / raft",
+        "](report/compare/throughput-vs-clients.svg)",
         "## The default run",
         "## Leader election after a crash (the Raft paper's Figure 16)",
         "### real time: threaded cluster",

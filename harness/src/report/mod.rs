@@ -221,8 +221,12 @@ fn cdf_subtitle(setup: &Setup, nodes: u64) -> String {
 /// Every SVG under `data`, relative to it, sorted.
 fn svgs(data: &Path) -> anyhow::Result<Vec<String>> {
     let mut found = Vec::new();
-    for sub in ["clients", "batching", "election"] {
+    for sub in ["clients", "batching", "compare", "election"] {
         let dir = data.join(sub);
+        // An older report has no compare/ (its section says so).
+        if sub == "compare" && !dir.exists() {
+            continue;
+        }
         let entries =
             std::fs::read_dir(&dir).with_context(|| format!("reading {}", dir.display()))?;
         for entry in entries {
