@@ -151,6 +151,7 @@ fn raft_rs_run_json_says_how_each_knob_was_honoured() {
     assert_eq!(json["config"]["engine"], "raft-rs");
     assert_eq!(json["seed_reproducible"], false);
     assert_eq!(json["config"]["snapshot_entries_threshold"], 0, "raft-rs's run default");
+    assert_eq!(json["config"]["batch_entries_max"], 4096, "raft-rs's best batch here");
     let applied = &json["config"]["engine_knobs_applied"];
     assert!(applied["batch_entries_max"].as_str().unwrap().starts_with("mapped: "));
     assert!(applied["resend_threshold_ns"].as_str().unwrap().starts_with("not applicable"));

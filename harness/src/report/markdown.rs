@@ -205,8 +205,10 @@ fn compare_section(inp: &Inputs) -> String {
         "The same harness, load, faults and key-value state machine for every engine: `raft` \
          is pinraft's engine, `raft-rs` is tikv/raft-rs 0.7 behind the adapter in \
          `harness/src/replica/raft_rs.rs` (each run's JSON says how each knob was honoured, \
-         in `config.engine_knobs_applied`). 3 nodes, closed loop, batch 256, puts of 16 \
-         bytes, in memory; engines alternate run by run. {}. Command: `{}`.\n",
+         in `config.engine_knobs_applied`). 3 nodes, closed loop, puts of 16 bytes, in \
+         memory, each engine at its default batch, its best here (256 for `raft`, 4096 for \
+         `raft-rs`: `results/compare-tuning/`); engines alternate run by run. {}. Command: \
+         `{}`.\n",
         repeat_note(repeat),
         text(cmp, "reproduce")
     );
