@@ -127,16 +127,8 @@ pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     sweep_cli::run_in_order(&grid, args, &order, &mut |p, json| runs[p].push(json))?;
     let results = Results { grid, runs, repeat: args.repeat, seed: args.seed };
     let files = write_outputs(&results, &plan, &args.out)?;
-    let text = table(&results, &plan);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&to_json(&results, &plan, false))?);
-        eprint!("{text}");
-    } else {
-        print!("{text}");
-    }
-    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
-    eprintln!("wrote {}", names.join(", "));
-    Ok(ExitCode::SUCCESS)
+    let json = args.json.then(|| serde_json::to_string_pretty(&to_json(&results, &plan, false)));
+    sweep_cli::print_outputs(json.transpose()?, &table(&results, &plan), &files)
 }
 
 /// The median throughput of pinraft's engine at the point of `p`'s group, if it ran.

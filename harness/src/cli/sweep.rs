@@ -163,12 +163,23 @@ pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
     let runs = run_points(&grid, args)?;
     let results = Results { grid, runs, repeat: args.repeat, seed: args.seed };
     let files = write_outputs(&results, &args.out)?;
-    let text = table::render(&results);
-    if args.json {
-        println!("{}", serde_json::to_string_pretty(&results.to_json(false))?);
-        eprint!("{text}");
-    } else {
-        print!("{text}");
+    let json = args.json.then(|| serde_json::to_string_pretty(&results.to_json(false)));
+    print_outputs(json.transpose()?, &table::render(&results), &files)
+}
+
+/// With `json` (its text), the JSON on stdout and the table on stderr; otherwise the table
+/// on stdout. Then the files written, on stderr.
+pub(crate) fn print_outputs(
+    json: Option<String>,
+    table: &str,
+    files: &[PathBuf],
+) -> anyhow::Result<ExitCode> {
+    match json {
+        Some(json) => {
+            println!("{json}");
+            eprint!("{table}");
+        }
+        None => print!("{table}"),
     }
     let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
     eprintln!("wrote {}", names.join(", "));
