@@ -601,3 +601,19 @@ fn table(json: &RunJson) -> String {
     }
     s
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The knob help (shared by every command) states `pinraft run`'s own defaults; they
+    /// must be the ones `run_defaults` gives.
+    #[test]
+    fn the_knob_help_states_run_s_own_defaults() {
+        let help = |flag| crate::knobs::Knob::by_flag(flag).unwrap().help;
+        assert!(help("batch").contains(&RAFT_RS_BATCH_DEFAULT.to_string()));
+        assert!(help("snapshot-every").contains(&RUN_SNAPSHOT_EVERY.to_string()));
+        assert_eq!(run_defaults(EngineKind::RaftRs).batch_entries_max, RAFT_RS_BATCH_DEFAULT);
+        assert_eq!(run_defaults(EngineKind::Raft).snapshot_entries_threshold, RUN_SNAPSHOT_EVERY);
+    }
+}
