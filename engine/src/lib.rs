@@ -27,9 +27,10 @@ mod node;
 mod progress;
 pub mod quorum;
 mod ready;
+mod resend;
 mod types;
 
-pub use config::{Config, ConfigError, RecoverError, MEMBERS_MAX};
+pub use config::{Config, ConfigError, RecoverError, ResendPolicy, MEMBERS_MAX};
 pub use kv::Kv;
 pub use message::{AckOutcome, Batch, Message, SnapshotChunk};
 pub use node::{Node, Role, Stats};

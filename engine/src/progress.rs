@@ -1,11 +1,24 @@
 //! What a leader knows of each follower: how far its log matches, where the next batch
-//! starts, the batches in flight and when they left (the original design's resend scheme).
+//! starts, the batches in flight and when they left (the original design's resend scheme),
+//! and the follower's resend timeout (fixed, or adaptive: see [`ResendTimer`]).
 
-use crate::config::Config;
+use crate::config::{Config, ResendPolicy};
+use crate::resend::ResendTimer;
 use crate::types::{Index, Snapshot, Term};
 use bytes::Bytes;
 use std::collections::VecDeque;
 use std::ops::Range;
+
+/// Why an append batch goes out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Sent {
+    /// It carries entries not sent since the last batch was acknowledged or given up.
+    New,
+    /// The batch before it timed out: it goes again with newer entries folded in.
+    Timeout,
+    /// It repairs a gap the follower reported (fast retransmit).
+    Repair,
+}
 
 /// One append batch in flight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -16,6 +29,9 @@ struct Inflight {
     last: Index,
     /// When it was sent.
     sent_ns: u64,
+    /// Whether it carries an entry sent before: its acknowledgement may answer the earlier
+    /// copy, so it gives no round-trip sample (Karn's rule).
+    resent: bool,
 }
 
 /// A snapshot on its way to a follower whose next entry the leader has compacted away.
@@ -65,6 +81,16 @@ pub(crate) struct Progress {
     /// sent; `None` while every send was followed by an answer. Heartbeats are not
     /// answered, so an idle follower is never taken for a silent one.
     waiting_since_ns: Option<u64>,
+    /// How long a batch waits for its acknowledgement.
+    timer: ResendTimer,
+    /// The highest index sent to the follower in this term.
+    sent_through: Index,
+    /// Adaptive: the follower's end + 1 when it last reported a gap that a fast retransmit
+    /// repaired; a report of the same gap (from the batches that were in flight behind the
+    /// lost one) is not repaired twice. 0 before any.
+    repaired_from: Index,
+    /// Whether the next batch repairs a gap.
+    repairing: bool,
 }
 
 impl Progress {
@@ -78,6 +104,10 @@ impl Progress {
             last_sent_ns: now_ns,
             transfer: None,
             waiting_since_ns: None,
+            timer: ResendTimer::default(),
+            sent_through: 0,
+            repaired_from: 0,
+            repairing: false,
         }
     }
 
@@ -101,14 +131,14 @@ impl Progress {
         (!silent).then_some(transfer.snapshot.index)
     }
 
-    /// How long a batch or chunk sent at `sent_ns` waits for its ack before it goes again.
-    /// A follower that answered nothing for two longest election timeouts of appends or
-    /// chunks is down or cut off (on a link that merely loses 40% of packets, some ack gets
-    /// through far sooner): resending to it
-    /// every resend threshold would spend packets on nothing, so it is probed at the
-    /// heartbeat pace instead until it answers (issue 8's frugality).
-    fn resend_due_ns(&self, config: &Config, sent_ns: u64) -> u64 {
-        let due = sent_ns.saturating_add(config.resend_threshold_ns);
+    /// When a batch or chunk sent at `sent_ns` goes again if unacknowledged, `wait_ns`
+    /// later. A follower that answered nothing for two longest election timeouts of appends
+    /// or chunks is down or cut off (on a link that merely loses 40% of packets, some ack
+    /// gets through far sooner): resending to it every resend timeout would spend packets on
+    /// nothing, so it is probed at the heartbeat pace (or the resend threshold, if longer)
+    /// instead until it answers (issue 8's frugality).
+    fn resend_due_ns(&self, config: &Config, sent_ns: u64, wait_ns: u64) -> u64 {
+        let due = sent_ns.saturating_add(wait_ns);
         let silent_from = self
             .waiting_since_ns
             .map_or(u64::MAX, |since| since.saturating_add(2 * config.election_timeout_max_ns));
@@ -119,8 +149,20 @@ impl Progress {
         }
     }
 
-    /// The next batch to send at `now_ns`, if any, and whether it is a resend. A batch in
-    /// flight longer than the resend threshold is given up with every later one: the resend
+    /// When the oldest batch in flight, sent at `sent_ns`, goes again.
+    fn batch_due_ns(&self, config: &Config, sent_ns: u64) -> u64 {
+        self.resend_due_ns(config, sent_ns, self.timer.timeout_ns(config))
+    }
+
+    /// When the snapshot chunk in flight, sent at `sent_ns`, goes again: after the resend
+    /// threshold under either policy, since a chunk's round trip (a megabyte copied and
+    /// written) is not the one the adaptive estimate measures.
+    fn chunk_due_ns(&self, config: &Config, sent_ns: u64) -> u64 {
+        self.resend_due_ns(config, sent_ns, config.resend_threshold_ns)
+    }
+
+    /// The next batch to send at `now_ns`, if any, and why it goes. A batch in
+    /// flight longer than the resend timeout is given up with every later one: the resend
     /// starts where the oldest began (or after the match, if that is further on), folding in
     /// every newer entry up to the batch limit.
     ///
@@ -132,20 +174,21 @@ impl Progress {
         first_index: Index,
         last_index: Index,
         now_ns: u64,
-    ) -> Option<(Range<Index>, bool)> {
+    ) -> Option<(Range<Index>, Sent)> {
         if self.transfer.is_some() {
             return None;
         }
-        let mut resend = false;
+        let mut why = Sent::New;
         if let Some(oldest) = self.inflight.front() {
-            if now_ns >= self.resend_due_ns(config, oldest.sent_ns) {
+            if now_ns >= self.batch_due_ns(config, oldest.sent_ns) {
                 // Not `matched + 1`: while probing, the batch began past the match (at the
                 // guess the follower's hint gave), and restarting from the match would send
                 // the follower entries it holds already; for a new leader, whose match is 0,
                 // the whole log from index 1.
                 self.next = oldest.first.max(self.matched + 1);
                 self.inflight.clear();
-                resend = true;
+                self.timer.timed_out();
+                why = Sent::Timeout;
             }
         }
         let limit = if self.probing { 1 } else { config.inflight_batches_max };
@@ -156,11 +199,16 @@ impl Progress {
         let batch_max = Index::try_from(config.batch_entries_max).unwrap_or(Index::MAX);
         let last = last_index.min(self.next.saturating_add(batch_max - 1));
         let range = self.next..last + 1;
-        self.inflight.push_back(Inflight { first: self.next, last, sent_ns: now_ns });
+        let resent = self.next <= self.sent_through;
+        self.inflight.push_back(Inflight { first: self.next, last, sent_ns: now_ns, resent });
+        self.sent_through = self.sent_through.max(last);
+        if std::mem::take(&mut self.repairing) {
+            why = Sent::Repair;
+        }
         self.waiting_since_ns.get_or_insert(now_ns);
         self.next = last + 1;
         self.last_sent_ns = now_ns;
-        Some((range, resend))
+        Some((range, why))
     }
 
     /// Whether a batch or chunk could go out right now without waiting for an ack or a
@@ -209,7 +257,7 @@ impl Progress {
     /// The next chunk of the snapshot to send at `now_ns`, if one is due: none while a
     /// chunk is in flight for less than the resend threshold.
     pub(crate) fn next_chunk(&mut self, config: &Config, now_ns: u64) -> Option<Chunk> {
-        let due = self.transfer.as_ref()?.sent_ns.map(|sent| self.resend_due_ns(config, sent));
+        let due = self.transfer.as_ref()?.sent_ns.map(|sent| self.chunk_due_ns(config, sent));
         let transfer = self.transfer.as_mut()?;
         let resend = match due {
             Some(due) if now_ns < due => return None,
@@ -266,27 +314,63 @@ impl Progress {
     /// The earliest time this follower needs the leader's attention without any input.
     pub(crate) fn deadline_ns(&self, config: &Config) -> u64 {
         let heartbeat = self.last_sent_ns.saturating_add(config.heartbeat_interval_ns);
-        let resend = |sent: u64| self.resend_due_ns(config, sent);
         if let Some(transfer) = &self.transfer {
-            return heartbeat.min(transfer.sent_ns.map_or(0, resend));
+            return heartbeat
+                .min(transfer.sent_ns.map_or(0, |sent| self.chunk_due_ns(config, sent)));
         }
         match self.inflight.front() {
-            Some(oldest) => heartbeat.min(resend(oldest.sent_ns)),
+            Some(oldest) => heartbeat.min(self.batch_due_ns(config, oldest.sent_ns)),
             None => heartbeat,
         }
     }
 
-    /// The follower matches through `index`. Returns whether `matched` moved.
-    pub(crate) fn on_match(&mut self, index: Index) -> bool {
+    /// The follower matches through `index`, as it said at `now_ns`. Every batch it holds
+    /// whole leaves the flight; the newest of them, if it was sent once, measures the round
+    /// trip. Returns whether `matched` moved.
+    pub(crate) fn on_match(&mut self, index: Index, now_ns: u64) -> bool {
         self.probing = false;
+        let mut newest = None;
         while self.inflight.front().is_some_and(|b| b.last <= index) {
-            self.inflight.pop_front();
+            newest = self.inflight.pop_front();
+        }
+        if let Some(batch) = newest {
+            if !batch.resent {
+                self.timer.sample(now_ns.saturating_sub(batch.sent_ns));
+            }
+        }
+        if newest.is_some() || index > self.matched {
+            self.timer.acknowledged();
         }
         if index <= self.matched {
             return false;
         }
         self.matched = index;
         self.next = self.next.max(index + 1);
+        true
+    }
+
+    /// Adaptive policy, fast retransmit: the follower lacks the entry at `rejected` and its
+    /// log ends at `end_next - 1`, so an append beyond a gap reached it (the batches before
+    /// were lost). Once the follower is confirmed (not probing), the leader resends from its
+    /// end at once, with the whole pipeline, instead of waiting for the timeout; the reports
+    /// of the same gap that the other batches in flight bring, and reports of batches no
+    /// longer in flight, are ignored (the timeout still repairs a lost repair). Returns
+    /// whether the report was taken care of here; if not (a probe's answer, no gap, the fixed
+    /// policy), the caller treats it as any conflict.
+    pub(crate) fn on_gap(&mut self, config: &Config, rejected: Index, end_next: Index) -> bool {
+        let gap = end_next > self.matched && end_next <= rejected;
+        if config.resend_policy != ResendPolicy::Adaptive || self.probing || !gap {
+            return false;
+        }
+        // A report of a batch no longer in flight is stale: the batch was resent, repaired
+        // or acknowledged since.
+        let in_flight = self.inflight.iter().any(|b| b.first == rejected + 1);
+        if end_next > self.repaired_from && in_flight {
+            self.repaired_from = end_next;
+            self.next = end_next;
+            self.inflight.clear();
+            self.repairing = true;
+        }
         true
     }
 
@@ -310,6 +394,7 @@ mod tests {
 
     fn config(batch: usize, inflight: usize) -> Config {
         Config {
+            resend_policy: ResendPolicy::Fixed,
             batch_entries_max: batch,
             inflight_batches_max: inflight,
             resend_threshold_ns: 100,
@@ -323,13 +408,13 @@ mod tests {
         let cfg = config(4, 2);
         let mut pr = Progress::new(10, 0);
         pr.on_conflict(10, 1);
-        assert_eq!(pr.next_batch(&cfg, 1, 10, 0), Some((1..5, false)));
+        assert_eq!(pr.next_batch(&cfg, 1, 10, 0), Some((1..5, Sent::New)));
         assert_eq!(pr.next_batch(&cfg, 1, 10, 0), None, "probing allows one batch in flight");
-        assert!(pr.on_match(4));
-        assert_eq!(pr.next_batch(&cfg, 1, 10, 1), Some((5..9, false)));
-        assert_eq!(pr.next_batch(&cfg, 1, 10, 1), Some((9..11, false)));
+        assert!(pr.on_match(4, 0));
+        assert_eq!(pr.next_batch(&cfg, 1, 10, 1), Some((5..9, Sent::New)));
+        assert_eq!(pr.next_batch(&cfg, 1, 10, 1), Some((9..11, Sent::New)));
         assert_eq!(pr.next_batch(&cfg, 1, 10, 1), None, "two batches in flight");
-        assert!(pr.on_match(8));
+        assert!(pr.on_match(8, 0));
         assert_eq!(pr.next_batch(&cfg, 1, 10, 2), None, "nothing new to send");
     }
 
@@ -337,10 +422,10 @@ mod tests {
     fn an_old_batch_is_resent_with_newer_entries_folded_in() {
         let cfg = config(8, 1);
         let mut pr = Progress::new(0, 0);
-        assert!(!pr.on_match(0), "a match at 0 ends probing but moves nothing");
-        assert_eq!(pr.next_batch(&cfg, 1, 2, 0), Some((1..3, false)));
+        assert!(!pr.on_match(0, 0), "a match at 0 ends probing but moves nothing");
+        assert_eq!(pr.next_batch(&cfg, 1, 2, 0), Some((1..3, Sent::New)));
         assert_eq!(pr.next_batch(&cfg, 1, 5, 99), None, "not yet past the threshold");
-        assert_eq!(pr.next_batch(&cfg, 1, 5, 100), Some((1..6, true)));
+        assert_eq!(pr.next_batch(&cfg, 1, 5, 100), Some((1..6, Sent::Timeout)));
         assert_eq!(pr.deadline_ns(&cfg), 200);
     }
 
@@ -348,21 +433,21 @@ mod tests {
     fn a_resent_probe_starts_where_the_probe_began_not_after_the_match() {
         let cfg = config(8, 1);
         let mut pr = Progress::new(100, 0);
-        assert_eq!(pr.next_batch(&cfg, 1, 101, 0), Some((101..102, false)));
-        assert_eq!(pr.next_batch(&cfg, 1, 103, 100), Some((101..104, true)), "not 1..9");
+        assert_eq!(pr.next_batch(&cfg, 1, 101, 0), Some((101..102, Sent::New)));
+        assert_eq!(pr.next_batch(&cfg, 1, 103, 100), Some((101..104, Sent::Timeout)), "not 1..9");
         pr.on_conflict(100, 40);
-        assert_eq!(pr.next_batch(&cfg, 1, 103, 150), Some((40..48, false)));
-        assert_eq!(pr.next_batch(&cfg, 1, 103, 250), Some((40..48, true)));
+        assert_eq!(pr.next_batch(&cfg, 1, 103, 150), Some((40..48, Sent::New)));
+        assert_eq!(pr.next_batch(&cfg, 1, 103, 250), Some((40..48, Sent::Timeout)));
     }
 
     #[test]
     fn stale_conflicts_are_ignored_and_next_never_drops_below_the_match() {
         let cfg = config(8, 1);
         let mut pr = Progress::new(20, 0);
-        pr.on_match(5);
+        pr.on_match(5, 0);
         assert!(!pr.on_conflict(5, 1), "a rejection at the match is stale");
         assert!(pr.on_conflict(12, 2));
-        assert_eq!(pr.next_batch(&cfg, 1, 20, 0), Some((6..14, false)));
+        assert_eq!(pr.next_batch(&cfg, 1, 20, 0), Some((6..14, Sent::New)));
     }
 
     // Section 7: a follower behind the leader's first entry gets the snapshot, one chunk at
@@ -399,7 +484,10 @@ mod tests {
         assert_eq!(pr.live_transfer_index(&cfg, 5 + 2 * cfg.election_timeout_max_ns), None, "down");
         assert!(pr.on_snapshot_ack(10, 10));
         assert!(!pr.sending_snapshot());
-        assert_eq!((pr.matched(), pr.next_batch(&cfg, 11, 20, 109)), (10, Some((11..19, false))));
+        assert_eq!(
+            (pr.matched(), pr.next_batch(&cfg, 11, 20, 109)),
+            (10, Some((11..19, Sent::New)))
+        );
     }
 
     // Issue 8's frugality: a follower silent for two election timeouts gets resends only at
@@ -414,21 +502,21 @@ mod tests {
             ..config(8, 1)
         };
         let mut pr = Progress::new(0, 0);
-        pr.on_match(0);
-        assert_eq!(pr.next_batch(&cfg, 1, 1, 0), Some((1..2, false)));
-        assert_eq!(pr.next_batch(&cfg, 1, 1, 100), Some((1..2, true)));
-        assert_eq!(pr.next_batch(&cfg, 1, 1, 200), Some((1..2, true)));
+        pr.on_match(0, 0);
+        assert_eq!(pr.next_batch(&cfg, 1, 1, 0), Some((1..2, Sent::New)));
+        assert_eq!(pr.next_batch(&cfg, 1, 1, 100), Some((1..2, Sent::Timeout)));
+        assert_eq!(pr.next_batch(&cfg, 1, 1, 200), Some((1..2, Sent::Timeout)));
         assert_eq!(pr.deadline_ns(&cfg), 400, "silent since 0: wait a heartbeat interval");
         assert_eq!(pr.next_batch(&cfg, 1, 1, 300), None);
-        assert_eq!(pr.next_batch(&cfg, 1, 1, 400), Some((1..2, true)));
+        assert_eq!(pr.next_batch(&cfg, 1, 1, 400), Some((1..2, Sent::Timeout)));
         pr.heard();
         assert_eq!(pr.deadline_ns(&cfg), 500, "heard again: the resend threshold applies");
-        assert_eq!(pr.next_batch(&cfg, 1, 1, 500), Some((1..2, true)));
+        assert_eq!(pr.next_batch(&cfg, 1, 1, 500), Some((1..2, Sent::Timeout)));
         // An idle link (heartbeats only, never answered) does not make a follower silent.
         let mut idle = Progress::new(0, 0);
-        idle.on_match(0);
+        idle.on_match(0, 0);
         idle.sent_heartbeat(1_000);
-        assert_eq!(idle.next_batch(&cfg, 1, 2, 2_000), Some((1..3, false)));
+        assert_eq!(idle.next_batch(&cfg, 1, 2, 2_000), Some((1..3, Sent::New)));
         assert_eq!(idle.deadline_ns(&cfg), 2_100, "the first resend after idling is not slowed");
     }
 

@@ -45,8 +45,10 @@ pub struct Stats {
     pub elections: u64,
     /// Times this node became leader.
     pub terms_led: u64,
-    /// Append batches sent again after the resend threshold.
+    /// Append batches sent again: after the resend timeout, or to repair a gap.
     pub batches_resent: u64,
+    /// Of those, batches that repaired a gap a follower reported (fast retransmit).
+    pub fast_retransmits: u64,
     /// Entries carried by those resent batches.
     pub entries_resent: u64,
     /// Snapshots this node took of its own state machine.

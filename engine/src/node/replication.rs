@@ -1,9 +1,11 @@
 //! Log replication and commitment (Raft paper, sections 5.3 and 5.4), with the original
 //! design's flow control: per follower, the batches in flight and when they left; a batch
-//! older than the resend threshold goes again with newer entries folded in.
+//! older than the resend timeout goes again with newer entries folded in, and under the
+//! adaptive policy a gap a follower reports is repaired at once (fast retransmit).
 
 use super::{Node, Role};
 use crate::message::{AckOutcome, Message};
+use crate::progress::Sent;
 use crate::quorum::committed_index;
 use crate::types::{ClientReply, Entry, Index, NodeId, Payload, Term};
 
@@ -17,12 +19,13 @@ impl Node {
                 continue;
             }
             let mut sent = false;
-            while let Some((range, resend)) =
+            while let Some((range, why)) =
                 self.progress[peer].next_batch(&self.config, first, last, self.now_ns)
             {
-                if resend {
+                if why != Sent::New {
                     self.stats.batches_resent += 1;
                     self.stats.entries_resent += range.end - range.start;
+                    self.stats.fast_retransmits += u64::from(why == Sent::Repair);
                 }
                 let prev_index = range.start - 1;
                 let prev_term = self.log.term(prev_index).expect("next is within the log");
@@ -140,11 +143,16 @@ impl Node {
         match outcome {
             AckOutcome::Match(index) => {
                 let index = index.min(self.log.last_index());
-                if self.progress[from_pos].on_match(index) {
+                if self.progress[from_pos].on_match(index, self.now_ns) {
                     self.maybe_commit();
                 }
             }
             AckOutcome::Conflict { rejected, hint_index, hint_term } => {
+                if hint_term == 0
+                    && self.progress[from_pos].on_gap(&self.config, rejected, hint_index)
+                {
+                    return;
+                }
                 // Skip the follower's whole conflicting term: resume after the leader's last
                 // entry of that term if it has one, else at the follower's hint.
                 let next = match self.log.last_index_of_term(hint_term) {
