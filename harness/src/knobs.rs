@@ -8,7 +8,7 @@
 
 use crate::args;
 use clap::{Arg, ArgMatches, Command, FromArgMatches};
-use pinraft_engine::Config;
+use pinraft_engine::{Config, ResendPolicy};
 use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// What a knob's value is, on the command line and in TOML.
@@ -20,6 +20,9 @@ pub enum Unit {
     Duration,
     /// A range of durations (`150ms-300ms`) over two fields, lower bound first.
     DurationRange,
+    /// One of these names (`adaptive`); the field holds its position. A string in TOML and
+    /// JSON, spelled as on the command line.
+    Choice(&'static [&'static str]),
 }
 
 /// One `Config` field: its name and how to read and write it as a `u64`.
@@ -75,12 +78,38 @@ pub static KNOBS: &[Knob] = &[
         axis: "heartbeat interval (ms)",
     },
     Knob {
+        flag: "resend-policy",
+        fields: &[Field {
+            name: "resend_policy",
+            get: |c| c.resend_policy as u64,
+            set: |c, v| {
+                let last = ResendPolicy::ALL.len() - 1;
+                c.resend_policy = ResendPolicy::ALL[usize::try_from(v).unwrap_or(last).min(last)]
+            },
+        }],
+        alias: "resend_policy",
+        unit: Unit::Choice(&ResendPolicy::NAMES),
+        help: "How a lost append batch is detected: fixed (after --resend) or adaptive (per \
+               follower, from the measured round trip, between --resend-min and --resend, \
+               doubling on repeated loss; gaps in a pipeline repaired at once)",
+        axis: "resend policy",
+    },
+    Knob {
         flag: "resend",
         fields: &[field!(resend_threshold_ns)],
         alias: "resend",
         unit: Unit::Duration,
-        help: "Resend threshold of an unacknowledged batch",
+        help: "Resend threshold of an unacknowledged batch (fixed policy); the adaptive \
+               policy's ceiling and first timeout, and the wait of a snapshot chunk",
         axis: "resend threshold (ms)",
+    },
+    Knob {
+        flag: "resend-min",
+        fields: &[field!(resend_min_ns)],
+        alias: "resend_min",
+        unit: Unit::Duration,
+        help: "Floor of the adaptive resend timeout",
+        axis: "adaptive resend floor (ms)",
     },
     Knob {
         flag: "batch",
@@ -134,6 +163,7 @@ impl Knob {
             Unit::DurationRange => {
                 format!("{}-{}", args::format_duration(values[0]), args::format_duration(values[1]))
             }
+            Unit::Choice(names) => choice_name(names, values[0]).to_string(),
         }
     }
 
@@ -147,6 +177,16 @@ impl Knob {
         assert_eq!(values.len(), self.fields.len(), "one value per field of --{}", self.flag);
         for (field, &value) in self.fields.iter().zip(values) {
             (field.set)(config, value);
+        }
+    }
+
+    /// A choice's names as a quoted list (`"fixed", "adaptive"`); empty for other units.
+    fn format_choices(&self) -> String {
+        match self.unit {
+            Unit::Choice(names) => {
+                names.iter().map(|n| format!("\"{n}\"")).collect::<Vec<_>>().join(", ")
+            }
+            _ => String::new(),
         }
     }
 
@@ -165,7 +205,17 @@ fn parse_values(unit: Unit, text: &str) -> Result<Vec<u64>, String> {
             .map_err(|_| format!("'{text}' is not a whole number")),
         Unit::Duration => args::parse_duration(text).map(|d| vec![d]),
         Unit::DurationRange => args::parse_duration_range(text).map(|(a, b)| vec![a, b]),
+        Unit::Choice(names) => names
+            .iter()
+            .position(|&n| n == text)
+            .map(|k| vec![k as u64])
+            .ok_or_else(|| format!("'{text}' is not one of {}", names.join(", "))),
     }
+}
+
+/// The name a choice's field value stands for.
+fn choice_name(names: &'static [&'static str], value: u64) -> &'static str {
+    usize::try_from(value).ok().and_then(|k| names.get(k)).expect("set only from a name")
 }
 
 /// The engine-knob flags given on a command line; a flag not given keeps the command's
@@ -306,8 +356,16 @@ impl std::ops::DerefMut for Knobs {
 impl Serialize for Knobs {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        for field in KNOBS.iter().flat_map(|k| k.fields) {
-            map.serialize_entry(field.name, &(field.get)(&self.0))?;
+        for knob in KNOBS {
+            for field in knob.fields {
+                let value = (field.get)(&self.0);
+                match knob.unit {
+                    Unit::Choice(names) => {
+                        map.serialize_entry(field.name, choice_name(names, value))?
+                    }
+                    _ => map.serialize_entry(field.name, &value)?,
+                }
+            }
         }
         map.end()
     }
@@ -315,7 +373,8 @@ impl Serialize for Knobs {
 
 /// Applies a TOML `[engine]` table to `config`: keys are the `Config` field names (a count
 /// as an integer, a duration as a string with its unit, `"20ms"`) or a knob's older short
-/// key (`batch = 64`, `election_timeout = "150ms-300ms"`). An unknown key, a value of the
+/// key (`batch = 64`, `election_timeout = "150ms-300ms"`); a choice as its name
+/// (`resend_policy = "fixed"`). An unknown key, a value of the
 /// wrong type, or one field given twice is an error naming the key.
 pub fn from_toml(table: &toml::Table, config: &mut Config) -> Result<(), String> {
     let mut seen: Vec<&'static str> = Vec::new();
@@ -330,10 +389,13 @@ pub fn from_toml(table: &toml::Table, config: &mut Config) -> Result<(), String>
             _ if knob.unit == Unit::Count => {
                 return Err(format!("engine.{key}: expected a whole number"));
             }
+            _ if matches!(knob.unit, Unit::Choice(_)) => {
+                return Err(format!("engine.{key}: expected one of {}", knob.format_choices()));
+            }
             _ => return Err(format!("engine.{key}: expected a string with a unit, e.g. \"20ms\"")),
         };
         let (fields, unit) = match field {
-            Some(f) if knob.unit == Unit::Count => (std::slice::from_ref(f), Unit::Count),
+            Some(f) if knob.unit != Unit::DurationRange => (std::slice::from_ref(f), knob.unit),
             Some(f) => (std::slice::from_ref(f), Unit::Duration),
             None => (knob.fields, knob.unit),
         };
@@ -368,12 +430,38 @@ mod tests {
     #[test]
     fn every_field_of_every_knob_is_read_and_written() {
         let mut config = Config::default();
-        for (k, field) in KNOBS.iter().flat_map(|k| k.fields).enumerate() {
-            (field.set)(&mut config, 1_000_000 + k as u64);
+        let value = |knob: &Knob, k: usize| match knob.unit {
+            Unit::Choice(names) => (k % names.len()) as u64,
+            _ => 1_000_000 + k as u64,
+        };
+        let fields = || KNOBS.iter().flat_map(|k| k.fields.iter().map(move |f| (k, f)));
+        for (k, (knob, field)) in fields().enumerate() {
+            (field.set)(&mut config, value(knob, k));
         }
-        for (k, field) in KNOBS.iter().flat_map(|k| k.fields).enumerate() {
-            assert_eq!((field.get)(&config), 1_000_000 + k as u64, "{}", field.name);
+        for (k, (knob, field)) in fields().enumerate() {
+            assert_eq!((field.get)(&config), value(knob, k), "{}", field.name);
         }
+    }
+
+    #[test]
+    fn a_choice_is_a_name_on_the_command_line_in_toml_and_in_json() {
+        let flags = parse(&["--resend-policy", "fixed"]).unwrap();
+        let config = flags.config(&Config::default());
+        assert_eq!(config.resend_policy, ResendPolicy::Fixed);
+        let error = parse(&["--resend-policy", "sometimes"]).unwrap_err().to_string();
+        assert!(error.contains("'sometimes' is not one of fixed, adaptive"), "{error}");
+        let json = serde_json::to_value(Knobs(config)).unwrap();
+        assert_eq!(json["resend_policy"], "fixed");
+        let mut back = Config::default();
+        from_toml(&toml::from_str("resend_policy = \"fixed\"").unwrap(), &mut back).unwrap();
+        assert_eq!(back.resend_policy, ResendPolicy::Fixed);
+        let error = from_toml(&toml::from_str("resend_policy = 1").unwrap(), &mut back);
+        assert_eq!(
+            error.unwrap_err(),
+            "engine.resend_policy: expected one of \"fixed\", \"adaptive\""
+        );
+        let error = from_toml(&toml::from_str("resend_policy = \"x\"").unwrap(), &mut back);
+        assert!(error.unwrap_err().starts_with("engine.resend_policy: 'x' is not one of"));
     }
 
     #[test]
@@ -450,8 +538,15 @@ mod tests {
     #[test]
     fn json_has_every_field_of_every_knob() {
         let json = serde_json::to_value(Knobs(Config::default())).unwrap();
-        for field in KNOBS.iter().flat_map(|k| k.fields) {
-            assert!(json.get(field.name).is_some_and(|v| v.is_u64()), "{}", field.name);
+        for knob in KNOBS {
+            for field in knob.fields {
+                let value = json.get(field.name);
+                let typed = match knob.unit {
+                    Unit::Choice(_) => value.is_some_and(|v| v.is_string()),
+                    _ => value.is_some_and(|v| v.is_u64()),
+                };
+                assert!(typed, "{}", field.name);
+            }
         }
     }
 }

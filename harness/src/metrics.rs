@@ -123,8 +123,11 @@ pub struct MessageCounts {
     pub delivered: u64,
     /// Raft messages lost to injected loss, partitions, full queues or dead nodes.
     pub dropped: u64,
-    /// Append batches the engine sent again after the resend threshold.
+    /// Append batches the engine sent again: after the resend timeout, or to repair a gap.
     pub resent: u64,
+    /// Of those, gaps a follower reported that the leader repaired at once (fast
+    /// retransmit, adaptive resend policy).
+    pub fast_retransmits: u64,
 }
 
 /// Packet counters (JSON `batches`): one packet is one batch for one destination, the same

@@ -4,7 +4,7 @@
 //! that caused it), one a liveness limit of randomized elections, one a budget of the
 //! history checker.
 
-use pinraft_engine::Config;
+use pinraft_engine::{Config, ResendPolicy};
 use pinraft_harness::knobs::Knobs;
 use pinraft_harness::sim::{
     run_case, End, Fault, FaultSet, FuzzCase, ScheduledFault, Shape, SimConfig,
@@ -54,6 +54,7 @@ fn seed_1914(election_timeout_max_ns: u64) -> FuzzCase {
                 inflight_batches_max: 6,
                 snapshot_entries_threshold: 0,
                 snapshot_chunk_bytes: 1 << 20,
+                resend_policy: ResendPolicy::Fixed,
                 ..Config::default()
             }),
             fsync: SyncPolicy::Always,
@@ -92,7 +93,7 @@ fn seed_1914_split_votes_for_every_round_when_the_timeout_spread_is_near_the_del
 /// `pinraft sim --seed 9929 --nodes 7 --duration 1835ms --quiet 7640ms --clients 12
 /// --loss 27.2103% --dup 28.0399% --reorder 28.2255% --delay 0ns-1ms --keys 1
 /// --mix 29.6022% --value-size 8 --client-timeout 692ms --election-timeout 266ms-382ms
-/// --heartbeat 76ms --resend 4ms --batch 64 --inflight 1`, trace hash b8272b8087e3ab73).
+/// --heartbeat 76ms --resend-policy fixed --resend 4ms --batch 64 --inflight 1`, trace hash b8272b8087e3ab73).
 /// Twelve clients on one key with sub-millisecond delays commit 3,190 operations in 1.8 s;
 /// the run is clean, but the history check needs between 2 and 8 million explored states
 /// (decided linearizable at 8 million, about 10 s) and the simulator's budget is
@@ -121,6 +122,7 @@ fn seed_9929_a_hot_key_history_is_decided_within_the_check_budget() {
             resend_threshold_ns: 4 * MS,
             batch_entries_max: 64,
             inflight_batches_max: 1,
+            resend_policy: ResendPolicy::Fixed,
             ..Config::default()
         }),
         ..SimConfig::default()
@@ -166,6 +168,7 @@ fn a_leader_catching_up_a_follower_one_entry_per_round_trip_keeps_leading() {
             engine: Knobs(Config {
                 batch_entries_max: 1,
                 inflight_batches_max: 1,
+                resend_policy: ResendPolicy::Fixed,
                 ..Config::default()
             }),
             delay_min_ns: 20 * MS,
@@ -218,6 +221,7 @@ fn seed_15() -> FuzzCase {
                 inflight_batches_max: 1,
                 snapshot_entries_threshold: 0,
                 snapshot_chunk_bytes: 1 << 20,
+                resend_policy: ResendPolicy::Fixed,
                 ..Config::default()
             }),
             fsync: SyncPolicy::Always,

@@ -10,7 +10,9 @@ use std::process::Command;
 const VALUES: &[(&str, &str)] = &[
     ("election-timeout", "200ms-400ms"),
     ("heartbeat", "40ms"),
+    ("resend-policy", "fixed"),
     ("resend", "7ms"),
+    ("resend-min", "300us"),
     ("batch", "17"),
     ("inflight", "3"),
     ("snapshot-every", "1234"),
@@ -32,13 +34,17 @@ fn flags() -> Vec<String> {
     KNOBS.iter().flat_map(|k| [format!("--{}", k.flag), value(k.flag).to_string()]).collect()
 }
 
-/// The values each knob's fields must hold in a result.
-fn expected() -> Vec<(&'static str, u64)> {
+/// The values each knob's fields must hold in a result: a number, or a choice's name.
+fn expected() -> Vec<(&'static str, serde_json::Value)> {
     KNOBS
         .iter()
         .flat_map(|k| {
             let values = k.parse(value(k.flag)).unwrap();
-            k.fields.iter().map(|f| f.name).zip(values).collect::<Vec<_>>()
+            let json = values.into_iter().map(move |v| match k.unit {
+                Unit::Choice(names) => serde_json::json!(names[v as usize]),
+                _ => serde_json::json!(v),
+            });
+            k.fields.iter().map(|f| f.name).zip(json).collect::<Vec<_>>()
         })
         .collect()
 }
@@ -57,7 +63,7 @@ fn every_knob_reaches_the_run_json_under_its_config_names() {
     args.extend(flags());
     let json = pinraft(&args);
     for (name, v) in expected() {
-        assert_eq!(json["config"][name].as_u64(), Some(v), "config.{name}");
+        assert_eq!(json["config"][name], v, "config.{name}");
     }
     let reproduce = json["reproduce"].as_str().unwrap();
     for knob in KNOBS {
@@ -71,7 +77,7 @@ fn every_knob_reaches_the_sim_json_under_its_config_names() {
     args.extend(flags());
     let json = pinraft(&args);
     for (name, v) in expected() {
-        assert_eq!(json["config"][name].as_u64(), Some(v), "config.{name}: {}", json["config"]);
+        assert_eq!(json["config"][name], v, "config.{name}: {}", json["config"]);
     }
 }
 
@@ -84,6 +90,7 @@ fn every_knob_is_read_from_a_toml_engine_table_by_its_config_names() {
             let text = match knob.unit {
                 Unit::Count => v.to_string(),
                 Unit::Duration | Unit::DurationRange => format!("\"{}ns\"", v),
+                Unit::Choice(names) => format!("\"{}\"", names[v as usize]),
             };
             table += &format!("{} = {text}\n", field.name);
         }
@@ -92,6 +99,6 @@ fn every_knob_is_read_from_a_toml_engine_table_by_its_config_names() {
     let scenario = pinraft_harness::scenario::parse_toml(&text).unwrap();
     let json = serde_json::to_value(&scenario.engine).unwrap();
     for (name, v) in expected() {
-        assert_eq!(json[name].as_u64(), Some(v), "engine.{name}");
+        assert_eq!(json[name], v, "engine.{name}");
     }
 }

@@ -61,3 +61,39 @@ fn the_history_is_valid_and_matches_the_counts() {
     assert_eq!(ok, report.requests.answered);
     assert_eq!(report.history.len() as u64, report.requests.answered + report.requests.unanswered);
 }
+
+/// Issue 17: `--resend-policy fixed` is the engine as it was before the adaptive policy, bit
+/// for bit. The hashes were printed by `pinraft sim ARGS --json` at commit 6e7858e (before
+/// the policy existed) and match these runs with the fixed policy named.
+#[test]
+fn the_fixed_resend_policy_reproduces_the_trace_hashes_from_before_the_adaptive_policy() {
+    let cases = [
+        ("--seed 1 --loss 10% --duration 3s", "e7e48206d2f4f1a5"),
+        (
+            "--seed 2 --nodes 5 --loss 25% --inflight 4 --batch 8 --duration 3s \
+             --events kill-leader@1s,split@2s,heal@2500ms",
+            "5581a084f10a2785",
+        ),
+        (
+            "--seed 3 --loss 40% --dup 10% --reorder 10% --inflight 3 --batch 2 --resend 5ms \
+             --duration 2s",
+            "bc66cc8a0f5a81c3",
+        ),
+        (
+            "--seed 4 --nodes 3 --snapshot-every 50 --loss 5% \
+             --events crash:2@500ms,restart:2@1500ms --duration 3s",
+            "a4113062ceea517f",
+        ),
+    ];
+    for (args, hash) in cases {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_pinraft"))
+            .arg("sim")
+            .args(args.split_whitespace())
+            .args(["--resend-policy", "fixed", "--json"])
+            .output()
+            .expect("runs");
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(json["trace_hash"], hash, "pinraft sim {args} --resend-policy fixed");
+    }
+}

@@ -413,6 +413,7 @@ fn diff_stats(now: Stats, then: Stats) -> Stats {
         terms_led: now.terms_led - then.terms_led,
         batches_resent: now.batches_resent - then.batches_resent,
         entries_resent: now.entries_resent - then.entries_resent,
+        fast_retransmits: now.fast_retransmits - then.fast_retransmits,
         snapshots_taken: now.snapshots_taken - then.snapshots_taken,
         snapshots_installed: now.snapshots_installed - then.snapshots_installed,
         snapshot_chunks_sent: now.snapshot_chunks_sent - then.snapshot_chunks_sent,

@@ -200,6 +200,7 @@ impl NodeSums {
             sums.messages.delivered += r.counters.messages_delivered;
             sums.messages.dropped += r.counters.messages_dropped;
             sums.messages.resent += r.stats.batches_resent;
+            sums.messages.fast_retransmits += r.stats.fast_retransmits;
             sums.batches.sent += r.counters.batches_sent;
             sums.batches.dropped += r.counters.batches_dropped;
             sums.batches.dropped_full += r.counters.batches_dropped_full;

@@ -324,11 +324,18 @@ impl RaftRs {
                 ),
             ),
             (
+                "resend_policy",
+                "not applicable: raft-rs has no resend timer; it resends on heartbeat responses \
+                 and append rejections"
+                    .to_string(),
+            ),
+            (
                 "resend_threshold_ns",
                 "not applicable: raft-rs has no resend timer; it resends on heartbeat responses \
                  and append rejections"
                     .to_string(),
             ),
+            ("resend_min_ns", "not applicable: raft-rs has no resend timer".to_string()),
             (
                 "batch_entries_max",
                 format!(

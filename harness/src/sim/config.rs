@@ -277,8 +277,8 @@ mod tests {
             "pinraft sim --seed 0 --nodes 3 --duration 10s --quiet 6s --clients 8 --loss 0% \
              --dup 0% --reorder 0% --delay 1ms-5ms --keys 16 --mix 50% --value-size 16 \
              --client-timeout 500ms --election-timeout 150ms-300ms --heartbeat 50ms \
-             --resend 20ms --batch 256 --inflight 1 --fsync always --fsync-latency 0ns \
-             --crash-damage 0%"
+             --resend-policy adaptive --resend 20ms --resend-min 200us --batch 256 --inflight 1 \
+             --fsync always --fsync-latency 0ns --crash-damage 0%"
         );
         let interval = SimConfig {
             fsync: SyncPolicy::Interval { interval_ns: 5_000_000 },

@@ -67,7 +67,9 @@ impl Simulator {
     fn replace_node(&mut self, i: usize, node: Node) {
         self.elections_retired += self.nodes[i].stats().elections;
         self.snapshots_retired.add(&self.nodes[i].stats());
-        self.resent_retired += self.nodes[i].stats().batches_resent;
+        let stats = self.nodes[i].stats();
+        self.resent_retired.0 += stats.batches_resent;
+        self.resent_retired.1 += stats.fast_retransmits;
         self.nodes[i] = node;
     }
 
@@ -81,9 +83,12 @@ impl Simulator {
         counts
     }
 
-    /// Append batches resent after the resend threshold, by every node incarnation.
-    pub fn batches_resent(&self) -> u64 {
-        self.resent_retired + self.nodes.iter().map(|n| n.stats().batches_resent).sum::<u64>()
+    /// Append batches resent, and of those fast retransmits, by every node incarnation.
+    pub fn batches_resent(&self) -> (u64, u64) {
+        self.nodes
+            .iter()
+            .map(|n| n.stats())
+            .fold(self.resent_retired, |(r, f), s| (r + s.batches_resent, f + s.fast_retransmits))
     }
 
     pub fn elections(&self) -> u64 {

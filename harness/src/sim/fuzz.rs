@@ -18,7 +18,7 @@ use crate::args::{format_duration, Action, Event, PPM};
 use crate::knobs::Knobs;
 use crate::storage::SyncPolicy;
 use crate::workload::WorkloadSpec;
-use pinraft_engine::Config;
+use pinraft_engine::{Config, ResendPolicy};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::fmt;
@@ -84,7 +84,9 @@ pub fn random_config(seed: u64) -> SimConfig {
             election_timeout_min_ns: 100 * MS,
             election_timeout_max_ns: 200 * MS,
             heartbeat_interval_ns: rng.gen_range(10..99) * MS,
+            resend_policy: ResendPolicy::ALL[rng.gen_range(0..ResendPolicy::ALL.len())],
             resend_threshold_ns: rng.gen_range(1..80) * MS,
+            resend_min_ns: rng.gen_range(50..=1_000) * US,
             batch_entries_max: rng.gen_range(1..8),
             inflight_batches_max: rng.gen_range(1..9),
             ..Config::default()
@@ -395,7 +397,9 @@ fn case_config(rng: &mut ChaCha8Rng, seed: u64, quiet_timeouts: u64) -> SimConfi
             election_timeout_min_ns: election_min_ms * MS,
             election_timeout_max_ns: election_max_ms * MS,
             heartbeat_interval_ns: rng.gen_range(10..election_min_ms / 2) * MS,
+            resend_policy: ResendPolicy::ALL[rng.gen_range(0..ResendPolicy::ALL.len())],
             resend_threshold_ns: rng.gen_range(1..=80) * MS,
+            resend_min_ns: rng.gen_range(50..=1_000) * US,
             batch_entries_max: [1, 1, 2, 3, 8, 64, 256][rng.gen_range(0..7)],
             inflight_batches_max: rng.gen_range(1..=8),
             snapshot_entries_threshold: 0,

@@ -222,7 +222,11 @@ impl Simulator {
             requests,
             elections: self.elections(),
             leaders_elected: self.invariants.leaders_elected(),
-            messages: MessageCounts { resent: self.batches_resent(), ..self.network.messages },
+            messages: MessageCounts {
+                resent: self.batches_resent().0,
+                fast_retransmits: self.batches_resent().1,
+                ..self.network.messages
+            },
             batches: BatchCounts { kinds: self.packet_kinds, ..self.network.batches },
             violations,
             linearizable,

@@ -117,8 +117,9 @@ pub struct Simulator {
     pub(super) elections_retired: u64,
     /// Snapshot counters of node incarnations replaced by restarts.
     pub(super) snapshots_retired: SnapshotCounts,
-    /// Batches resent by node incarnations that were replaced by a restart.
-    pub(super) resent_retired: u64,
+    /// Batches resent, and of those fast retransmits, by node incarnations that were
+    /// replaced by a restart.
+    pub(super) resent_retired: (u64, u64),
 }
 
 /// The stream of the run's seed that `Simulator::disk_rng` draws from (the simulator's main
@@ -212,7 +213,7 @@ impl Simulator {
             restarts: 0,
             elections_retired: 0,
             snapshots_retired: SnapshotCounts::default(),
-            resent_retired: 0,
+            resent_retired: (0, 0),
             cfg: cfg.clone(),
         };
         Ok(sim)

@@ -21,7 +21,7 @@ pub enum XOf {
     /// From the run's flags.
     Flags(fn(&RunArgs) -> f64),
     /// From an engine knob of the run's configuration: a count as it is, a duration in ms,
-    /// a range at its middle.
+    /// a range at its middle. A choice is no number and has no `XOf`.
     Knob(&'static Knob),
 }
 
@@ -50,8 +50,10 @@ impl XOf {
 pub fn params() -> &'static [Param] {
     static PARAMS: OnceLock<Vec<Param>> = OnceLock::new();
     PARAMS.get_or_init(|| {
-        let knobs =
-            KNOBS.iter().map(|k| Param { flag: k.flag, axis: k.axis, x: Some(XOf::Knob(k)) });
+        let knobs = KNOBS.iter().map(|k| {
+            let number = !matches!(k.unit, Unit::Choice(_));
+            Param { flag: k.flag, axis: k.axis, x: number.then_some(XOf::Knob(k)) }
+        });
         LOAD.iter().map(copy).chain(knobs).chain(REST.iter().map(copy)).collect()
     })
 }
