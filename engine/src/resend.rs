@@ -5,8 +5,16 @@
 
 use crate::config::{Config, ResendPolicy};
 
-/// Most doublings of the timeout on repeated loss; the ceiling caps it long before.
-const BACKOFF_SHIFT_MAX: u32 = 32;
+/// Most doublings of the timeout on repeated loss of one batch: one. The timeout of a batch
+/// lost `k` times in a row then grows as `2k - 1` estimates, not `2^k - 1`. Loss on these
+/// links is random, not congestion that resending makes worse: with `q` the chance that a
+/// round trip fails (0.64 at 40% packet loss), the expected wait of unbounded doubling is a
+/// sum of `(2q)^k`, which diverges for `q` above a half, so every loss of two or three in a
+/// row is paid at the ceiling. Measured in the simulator (3 nodes, 64 clients, batch 64,
+/// 40% loss, 40-60 us one way): 14k ops in 1 s with unbounded doubling, 34k with three
+/// doublings, 45k with two, 63k with one, at about the same packets per operation. One
+/// doubling still halves the resends of a follower that is merely slow.
+const BACKOFF_SHIFT_MAX: u32 = 1;
 
 /// One follower's round-trip estimate and back-off. Under [`ResendPolicy::Fixed`] it is
 /// kept but never read, so that policy's decisions are exactly the original design's.
@@ -54,8 +62,8 @@ impl ResendTimer {
         self.backoff_shift = 0;
     }
 
-    /// A batch timed out and goes again: the next wait doubles (RFC 6298 5.5), up to the
-    /// ceiling.
+    /// A batch timed out and goes again: the next wait doubles (RFC 6298 5.5), once (see
+    /// [`BACKOFF_SHIFT_MAX`]) and never past the ceiling.
     pub(crate) fn timed_out(&mut self) {
         self.backoff_shift = (self.backoff_shift + 1).min(BACKOFF_SHIFT_MAX);
     }
@@ -115,24 +123,26 @@ mod tests {
         assert_eq!(fast.timeout_ns(&low_ceiling), 100 * US, "the ceiling wins over the floor");
     }
 
-    // RFC 6298 5.5: each timeout doubles the wait, capped by the ceiling; an acknowledgement
-    // ends the back-off and the estimate applies again.
+    // RFC 6298 5.5: a timeout doubles the wait, here once (BACKOFF_SHIFT_MAX), capped by the
+    // ceiling; an acknowledgement ends the back-off and the estimate applies again.
     #[test]
-    fn resend_timeout_backs_off_exponentially_and_resets_on_an_acknowledgement() {
+    fn resend_timeout_backs_off_and_resets_on_an_acknowledgement() {
         let config = adaptive();
         let mut timer = ResendTimer::default();
         timer.sample(1_000 * US);
-        let waits: Vec<u64> = (0..5)
+        let waits: Vec<u64> = (0..4)
             .map(|_| {
                 timer.timed_out();
                 timer.timeout_ns(&config) / US
             })
             .collect();
-        assert_eq!(waits, [6_000, 12_000, 20_000, 20_000, 20_000]);
+        assert_eq!(waits, [6_000, 6_000, 6_000, 6_000]);
+        let low_ceiling = Config { resend_threshold_ns: 5_000 * US, ..config.clone() };
+        assert_eq!(timer.timeout_ns(&low_ceiling), 5_000 * US, "never past the ceiling");
         for _ in 0..100 {
             timer.timed_out();
         }
-        assert_eq!(timer.timeout_ns(&config), 20_000 * US, "no overflow past the ceiling");
+        assert_eq!(timer.timeout_ns(&config), 6_000 * US);
         timer.acknowledged();
         assert_eq!(timer.timeout_ns(&config), 3_000 * US);
     }
