@@ -130,6 +130,11 @@ pub struct MessageCounts {
     pub fast_retransmits: u64,
 }
 
+/// `packets / ops`, or `None` when no operation committed (JSON `packets_per_op`).
+pub fn per_op(packets: u64, ops: u64) -> Option<f64> {
+    (ops > 0).then(|| packets as f64 / ops as f64)
+}
+
 /// Packet counters (JSON `batches`): one packet is one batch for one destination, the same
 /// keys in the simulator and the cluster.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]

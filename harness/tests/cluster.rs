@@ -98,6 +98,7 @@ fn run_json_has_every_key() {
         "commit_latency_us",
         "messages",
         "batches",
+        "packets_per_op",
         "elections",
         "leader_changes",
         "requests",

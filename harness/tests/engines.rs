@@ -189,7 +189,8 @@ fn what_raft_rs_cannot_do_exits_2_naming_the_engine() {
 }
 
 /// `messages`, `batches` and `events_played` have one schema in the simulator and the
-/// cluster: the same keys, each a count (`kinds` a map of counts), the events a list.
+/// cluster: the same keys, each a count (`kinds` a map of counts), the events a list;
+/// `packets_per_op` is packets sent over operations committed in both.
 #[test]
 fn the_simulator_and_the_cluster_share_one_counter_schema() {
     let events = "kill-leader@600ms";
@@ -214,6 +215,10 @@ fn the_simulator_and_the_cluster_share_one_counter_schema() {
     assert_eq!(keys(&sim["batches"]["kinds"]), keys(&run["batches"]["kinds"]));
     for json in [&sim, &run] {
         assert!(json["messages"]["delivered"].as_u64().unwrap() > 0);
+        let (packets, ops) =
+            (json["batches"]["sent"].as_f64().unwrap(), json["ops_committed"].as_f64().unwrap());
+        assert!(ops > 0.0, "{json}");
+        assert_eq!(json["packets_per_op"].as_f64(), Some(packets / ops));
         let kinds = &json["batches"]["kinds"];
         let sum: u64 = ["replication", "election", "heartbeat"]
             .iter()

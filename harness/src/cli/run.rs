@@ -556,12 +556,13 @@ fn table(json: &RunJson) -> String {
         "messages", r.messages.sent, r.messages.delivered, r.messages.dropped, r.messages.resent
     );
     s += &format!(
-        "{:<22} sent {}  dropped {} (channel full {})  messages/batch {:.1}\n",
+        "{:<22} sent {}  dropped {} (channel full {})  messages/batch {:.1}  per op {}\n",
         "batches (packets)",
         r.batches.sent,
         r.batches.dropped,
         r.batches.dropped_full,
-        r.messages.sent as f64 / r.batches.sent.max(1) as f64
+        r.messages.sent as f64 / r.batches.sent.max(1) as f64,
+        r.packets_per_op.map_or("-".into(), |x| format!("{x:.2}"))
     );
     s += &format!(
         "{:<22} elections {}  leader changes {}  leaderless {:.1} ms\n",

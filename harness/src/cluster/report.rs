@@ -31,6 +31,9 @@ pub struct RunReport {
     pub messages: MessageCounts,
     /// Packet counters.
     pub batches: BatchCounts,
+    /// Packets sent per operation answered `ok`: what replication costs on the wire,
+    /// resends included; `null` when nothing was answered.
+    pub packets_per_op: Option<f64>,
     /// Elections started.
     pub elections: u64,
     /// Times a node became leader.
@@ -157,6 +160,7 @@ pub(crate) fn assemble(
         commit_latency_us: sums.commit.summary_us(),
         messages: sums.messages,
         batches: sums.batches,
+        packets_per_op: crate::metrics::per_op(sums.batches.sent, requests.answered),
         elections: sums.elections,
         leader_changes: sums.leader_changes,
         leaderless_ms: played.leaderless_ns as f64 / 1e6,

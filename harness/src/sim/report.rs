@@ -7,6 +7,7 @@ use super::simulator::{End, Simulator, EVENTS_MAX};
 use super::trace::format_time;
 use crate::check::{self, Budget, Verdict};
 use crate::history::Operation;
+use crate::metrics::per_op;
 use crate::storage::SimStorageStats;
 use crate::workload::RequestCounts;
 use crate::workload::SnapshotCounts;
@@ -48,6 +49,8 @@ pub struct SimReport {
     pub messages: MessageCounts,
     /// Packets (batches) sent, dropped and duplicated.
     pub batches: BatchCounts,
+    /// Packets sent per client request committed; `null` when none was.
+    pub packets_per_op: Option<f64>,
     /// Safety violations, empty when every invariant held (a history that is not
     /// linearizable is one).
     pub violations: Vec<String>,
@@ -228,6 +231,7 @@ impl Simulator {
                 ..self.network.messages
             },
             batches: BatchCounts { kinds: self.packet_kinds, ..self.network.batches },
+            packets_per_op: per_op(self.network.batches.sent, self.invariants.ops_committed()),
             violations,
             linearizable,
             liveness_failure: !liveness_problems.is_empty(),

@@ -29,6 +29,7 @@ pub static METRICS: &[Metric] = &[
     Metric { key: "commit_latency_us.p50", header: "commit p50 (µs)", spread: false },
     Metric { key: "commit_latency_us.p99", header: "commit p99 (µs)", spread: false },
     Metric { key: "messages.resent", header: "resent", spread: false },
+    Metric { key: "packets_per_op", header: "packets/op", spread: false },
     Metric { key: "leader_changes", header: "leader changes", spread: false },
 ];
 

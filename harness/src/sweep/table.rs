@@ -50,12 +50,14 @@ fn cell(spread: Option<Spread>, repeat: u64) -> String {
     }
 }
 
-/// Whole numbers from 100 up, one decimal below.
+/// Whole numbers from 100 up, one decimal from 10, two below (packets per operation).
 fn number(v: f64) -> String {
     if v.abs() >= 100.0 || v.fract() == 0.0 {
         format!("{v:.0}")
-    } else {
+    } else if v.abs() >= 10.0 {
         format!("{v:.1}")
+    } else {
+        format!("{v:.2}")
     }
 }
 
@@ -69,6 +71,7 @@ mod tests {
         assert_eq!(cell(Some(s), 1), "1234");
         assert_eq!(cell(Some(s), 3), "1234 (1000-1500)");
         assert_eq!(cell(Some(Spread { median: 12.34, min: 2.0, max: 20.0 }), 3), "12.3 (2-20)");
+        assert_eq!(cell(Some(Spread { median: 0.123, min: 0.1, max: 0.5 }), 3), "0.12 (0.10-0.50)");
         assert_eq!(cell(None, 3), "-");
     }
 }
