@@ -79,6 +79,7 @@ fn bad_compare_input_exits_2_before_anything_runs() {
         &["compare", "--clients", "0,64", "--out", dir],
         &["compare", "--loss", "10", "--out", dir],
         &["compare", "--repeat", "0", "--out", dir],
+        &["compare", "--interleave", "--out", dir],
     ];
     for args in cases {
         let run = pinraft(args);

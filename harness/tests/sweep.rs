@@ -110,6 +110,27 @@ fn repeats_give_one_row_each() {
     let _ = std::fs::remove_dir_all(&out);
 }
 
+/// `--interleave` changes the order the runs go in, not what each run is: every point keeps
+/// its seeds, and the command it records says so.
+#[test]
+fn interleaved_repeats_keep_their_seeds() {
+    let out = scratch("interleave");
+    sweep(&out, &["--resend-policy", "fixed,adaptive", "--repeat", "2", "--interleave"])
+        .expect("runs");
+    let (header, rows) = read_csv(&out.join("sweep.csv"));
+    let keys: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (column(&header, r, "param.resend-policy"), column(&header, r, "seed")))
+        .collect();
+    assert_eq!(keys, [("fixed", "1"), ("fixed", "2"), ("adaptive", "3"), ("adaptive", "4")]);
+    let json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(out.join("sweep.json")).unwrap()).unwrap();
+    let reproduce = json["reproduce"].as_str().unwrap();
+    assert!(reproduce.contains(" --resend-policy fixed,adaptive "), "{reproduce}");
+    assert!(reproduce.ends_with(" --interleave --repeat 2 --seed 1"), "{reproduce}");
+    let _ = std::fs::remove_dir_all(&out);
+}
+
 #[test]
 fn bad_lists_are_refused_before_anything_runs() {
     let out = scratch("bad");

@@ -106,6 +106,10 @@ impl Plan {
 /// Runs the comparison; bad input is an error before anything runs.
 pub fn run(args: &CompareArgs) -> anyhow::Result<ExitCode> {
     let args = &args.0;
+    anyhow::ensure!(
+        !args.interleave,
+        "--interleave: pinraft compare already alternates the engines point by point"
+    );
     let grid =
         Grid::expand(&|flag| args.list(flag), args.events.as_deref(), args.data_dir.as_deref())?;
     let plan = Plan::new(&grid)?;

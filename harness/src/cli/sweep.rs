@@ -89,6 +89,10 @@ pub struct SweepArgs {
     /// Runs per point; the table shows their median and min-max spread.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=100))]
     pub repeat: u64,
+    /// Run repeat r of every point before repeat r+1 of any (alternated runs: drift over
+    /// the sitting hits every point alike); seeds are as without it.
+    #[arg(long)]
+    pub interleave: bool,
     /// Base seed: run k of the sweep (points and repeats in order, from 0) uses seed + k.
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
@@ -142,8 +146,9 @@ impl SweepArgs {
 
 /// Runs the sweep; bad input is an error before anything runs.
 pub fn run(args: &SweepArgs) -> anyhow::Result<ExitCode> {
-    let grid =
+    let mut grid =
         Grid::expand(&|flag| args.list(flag), args.events.as_deref(), args.data_dir.as_deref())?;
+    grid.interleave = args.interleave;
     check_run_dirs(&grid, args.repeat)?;
     let warnings: std::collections::BTreeSet<String> =
         grid.points.iter().filter_map(|p| p.args.unsafe_warning()).collect();
@@ -186,11 +191,9 @@ pub(crate) fn print_outputs(
     Ok(ExitCode::SUCCESS)
 }
 
-/// Runs every point `repeat` times, in grid order, one run at a time.
+/// Runs every point `repeat` times, in the grid's order, one run at a time.
 fn run_points(grid: &Grid, args: &SweepArgs) -> anyhow::Result<Vec<Vec<Value>>> {
-    let order: Vec<(usize, usize)> = (0..grid.points.len())
-        .flat_map(|p| (0..args.repeat as usize).map(move |r| (p, r)))
-        .collect();
+    let order = grid.order(args.repeat);
     let mut all = vec![Vec::with_capacity(args.repeat as usize); grid.points.len()];
     run_in_order(grid, args, &order, &mut |p, json| all[p].push(json))?;
     Ok(all)

@@ -40,10 +40,7 @@ pub fn run_sweep(
     progress: &mut dyn FnMut(usize, f64),
 ) -> anyhow::Result<()> {
     let grid = grid(spec)?;
-    let order: Vec<(usize, usize)> = (0..grid.points.len())
-        .flat_map(|p| (0..spec.repeat as usize).map(move |r| (p, r)))
-        .collect();
-    let runs = run_in_order(spec, &grid, &order, seed, progress)?;
+    let runs = run_in_order(spec, &grid, &grid.order(spec.repeat), seed, progress)?;
     write_sweep(&Results { grid, runs, repeat: spec.repeat, seed }, dir)
 }
 

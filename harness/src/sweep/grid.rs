@@ -61,6 +61,9 @@ pub struct Grid {
     /// `--data-dir`, given to every point that stores a WAL (the sweep gives each run its own
     /// directory inside it).
     pub data_dir: Option<PathBuf>,
+    /// `--interleave`: repeat `r` of every point runs before repeat `r + 1` of any, so drift
+    /// in the machine over the sitting hits every point alike (the seeds stay the same).
+    pub interleave: bool,
 }
 
 impl Grid {
@@ -97,6 +100,7 @@ impl Grid {
             points: Vec::with_capacity(count),
             events: events.map(String::from),
             data_dir: data_dir.map(Path::to_path_buf),
+            interleave: false,
         };
         for index in 0..count {
             let point = grid.point(index)?;
@@ -172,7 +176,21 @@ impl Grid {
         if let Some(dir) = &self.data_dir {
             cmd += &format!(" --data-dir {}", dir.display());
         }
+        if self.interleave {
+            cmd += " --interleave";
+        }
         cmd + &format!(" --repeat {repeat} --seed {seed}")
+    }
+
+    /// The `(point, repeat)` pairs in the order they run: every repeat of a point in turn,
+    /// or with `interleave` every point in turn for each repeat.
+    pub fn order(&self, repeat: u64) -> Vec<(usize, usize)> {
+        let (points, repeats) = (0..self.points.len(), 0..repeat as usize);
+        if self.interleave {
+            repeats.flat_map(|r| points.clone().map(move |p| (p, r))).collect()
+        } else {
+            points.flat_map(|p| repeats.clone().map(move |r| (p, r))).collect()
+        }
     }
 }
 
@@ -302,6 +320,16 @@ mod tests {
         assert!(cmd.ends_with(" --events kill-leader@1s --repeat 3 --seed 7"), "{cmd}");
         assert!(!cmd.contains("--rate"), "no rate: closed loop: {cmd}");
         assert_eq!(run_seed(7, 3), 10);
+    }
+
+    #[test]
+    fn interleaving_runs_each_repeat_of_every_point_in_turn() {
+        let mut grid = Grid::expand(&lists(&[("batch", "1,16")]), None, None).unwrap();
+        assert_eq!(grid.order(2), [(0, 0), (0, 1), (1, 0), (1, 1)]);
+        assert!(!grid.reproduce(2, 1).contains("--interleave"));
+        grid.interleave = true;
+        assert_eq!(grid.order(2), [(0, 0), (1, 0), (0, 1), (1, 1)]);
+        assert!(grid.reproduce(2, 1).ends_with(" --interleave --repeat 2 --seed 1"));
     }
 
     #[test]
