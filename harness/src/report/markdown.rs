@@ -22,6 +22,8 @@ pub struct Inputs {
     pub clients: Value,
     /// batching/sweep.json.
     pub batching: Value,
+    /// resend/sweep.json, when the data has it.
+    pub resend: Option<Value>,
     /// compare/compare.json, when the data has it.
     pub compare: Option<Value>,
     /// election/election.json.
@@ -124,6 +126,14 @@ fn headline(inp: &Inputs) -> String {
         _ => NOT_MEASURED.into(),
     };
     row("batching gain: batch 64 vs batch 1 (64 clients, no loss)".into(), gain, BA);
+    if let Some(re) = &inp.resend {
+        for policy in axis_values(re, "resend-policy") {
+            let kept = kept_under_loss(re, &policy, "20ms", "10%")
+                .map_or(NOT_MEASURED.into(), |(share, _)| format!("{:.0}%", share * 100.0));
+            let what = format!("throughput kept at 10% loss, `{policy}` resend policy, 20 ms");
+            row(what, kept, RE);
+        }
+    }
     let nt = null("64").and_then(|p| spread(p, stats::THROUGHPUT));
     let np = null("1").and_then(|p| spread(p, stats::LATENCY_P50));
     let nt = format!("{} ops/s", ops(nt, repeat));
@@ -145,6 +155,7 @@ fn headline(inp: &Inputs) -> String {
 
 const CL: &str = "clients/sweep.json";
 const BA: &str = "batching/sweep.json";
+const RE: &str = "resend/sweep.json";
 const EL: &str = "election/election.json";
 const NOT_MEASURED: &str = "not measured in this mode";
 
@@ -252,38 +263,109 @@ fn compare_section(inp: &Inputs) -> String {
 
 fn batching_section(inp: &Inputs) -> String {
     let ba = &inp.batching;
-    let mut s = String::from("## Batching, resend threshold and packet loss\n\n");
+    let mut s = String::from("## Batching, resend policy and packet loss\n\n");
     let _ = writeln!(
         s,
-        "3 nodes, 64 clients; `batch` is `batch_entries_max`, `resend` the threshold after \
-         which an unacknowledged batch is sent again, `loss` the probability that a packet \
-         between nodes is lost. {}. Command: `{}`.\n",
+        "3 nodes, 64 clients; `batch` is `batch_entries_max`, `loss` the probability that a \
+         packet between nodes is lost, `policy` the resend policy (`adaptive`: a batch goes \
+         again after the follower's measured round trip plus four deviations, gaps in a \
+         pipeline repaired at once; `fixed`: after the threshold `resend`, the adaptive \
+         policy's ceiling). {}. Command: `{}`.\n",
         repeat_note(repeat_of(ba)),
         text(ba, "reproduce")
     );
-    s += "| batch | resend | loss | ops/s | p50 (µs) | p99 (µs) | resent | leader changes |\n\
-          |---:|---:|---:|---:|---:|---:|---:|---:|\n";
-    let fixed = |flag: &str| axis_values(ba, flag).first().cloned().unwrap_or_default();
+    s += "| batch | policy | resend | loss | ops/s | p50 (µs) | p99 (µs) | resent | packets/op \
+          | leader changes |\n|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
     for p in ba["points"].as_array().into_iter().flatten() {
-        let param =
-            |flag: &str| p["params"][flag].as_str().map_or_else(|| fixed(flag), String::from);
+        let param = |flag: &str| param_of(ba, p, flag);
         let get = |k: &str| spread(p, k);
         let _ = writeln!(
             s,
-            "| {} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             param("batch"),
+            param("resend-policy"),
             param("resend"),
             param("loss"),
             ops(get(stats::THROUGHPUT), 1),
             us(get(stats::LATENCY_P50)),
             us(get(stats::LATENCY_P99)),
             count(get("messages.resent")),
+            ratio(get(stats::PACKETS_PER_OP)),
             count(get("leader_changes")),
         );
     }
     s += "\n";
     s += &images(&inp.svgs, "batching/");
+    s += &resend_section(inp);
     s
+}
+
+/// The resend policies against loss: throughput, the share of the lossless figure kept,
+/// p99 and its multiple of the lossless p99, and what it costs in packets.
+fn resend_section(inp: &Inputs) -> String {
+    let mut s = String::from("### Resend policy against loss\n\n");
+    let Some(re) = &inp.resend else {
+        s += "Not in this data: `pinraft report` runs the resend sweep and writes \
+              `report/resend/`.\n\n";
+        return s;
+    };
+    let repeat = repeat_of(re);
+    let _ = writeln!(
+        s,
+        "3 nodes, 64 clients, batch 64, one batch in flight; one line per policy and \
+         threshold in each plot. `kept` is the throughput as a share of the same policy and \
+         threshold without loss, `p99 x` the p99 as a multiple of its lossless p99, \
+         `packets/op` the packets sent per operation committed (the price of resending \
+         sooner). {}. Command: `{}`.\n",
+        repeat_note(repeat),
+        text(re, "reproduce")
+    );
+    s += "| policy | resend | loss | ops/s | kept | p50 (µs) | p99 (µs) | p99 x | resent | \
+          fast retransmits | packets/op |\n\
+          |---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
+    for p in re["points"].as_array().into_iter().flatten() {
+        let param = |flag: &str| param_of(re, p, flag);
+        let get = |k: &str| spread(p, k);
+        let kept = kept_under_loss(re, &param("resend-policy"), &param("resend"), &param("loss"));
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            param("resend-policy"),
+            param("resend"),
+            param("loss"),
+            ops(get(stats::THROUGHPUT), repeat),
+            kept.map_or("-".into(), |(share, _)| format!("{:.0}%", share * 100.0)),
+            us(get(stats::LATENCY_P50)),
+            us(get(stats::LATENCY_P99)),
+            kept.map_or("-".into(), |(_, p99)| format!("{p99:.1}")),
+            count(get("messages.resent")),
+            count(get("messages.fast_retransmits")),
+            ratio(get(stats::PACKETS_PER_OP)),
+        );
+    }
+    s += "\n";
+    s += &images(&inp.svgs, "resend/");
+    s
+}
+
+/// A point's value of `flag`: its swept value, or the sweep's single value.
+fn param_of(sweep: &Value, point: &Value, flag: &str) -> String {
+    point["params"][flag].as_str().map_or_else(
+        || axis_values(sweep, flag).first().cloned().unwrap_or_else(|| "-".into()),
+        String::from,
+    )
+}
+
+/// At `loss`, for `policy` and `resend`: the median throughput as a share of the lossless
+/// median, and the median p99 as a multiple of the lossless one.
+fn kept_under_loss(sweep: &Value, policy: &str, resend: &str, loss: &str) -> Option<(f64, f64)> {
+    let at =
+        |loss: &str| point(sweep, &[("resend-policy", policy), ("resend", resend), ("loss", loss)]);
+    let (lossy, lossless) = (at(loss)?, at("0%")?);
+    let median = |p: &Value, key: &str| spread(p, key).map(|s| s.median);
+    let (t, t0) = (median(lossy, stats::THROUGHPUT)?, median(lossless, stats::THROUGHPUT)?);
+    let (l, l0) = (median(lossy, stats::LATENCY_P99)?, median(lossless, stats::LATENCY_P99)?);
+    (t0 > 0.0 && l0 > 0.0).then(|| (t / t0, l / l0))
 }
 
 fn default_run_section(run: &Value) -> String {
@@ -604,6 +686,11 @@ fn lat_pair(p50: Option<Spread>, p99: Option<Spread>) -> String {
 
 fn count(s: Option<Spread>) -> String {
     s.map_or("-".into(), |s| thousands(s.median))
+}
+
+/// A small ratio (packets per operation): two decimals.
+fn ratio(s: Option<Spread>) -> String {
+    s.map_or("-".into(), |s| format!("{:.2}", s.median))
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 //! be rendered again without running anything (`--from-results`).
 //!
 //! - `plan` — the standard set, full and quick
-//! - `throughput` — the default run and the sweeps (the same files as `pinraft run`/`sweep`)
+//! - `throughput` — the default run and the sweeps (the same files as `pinraft run`/`sweep`):
+//!   clients, batching, resend policy, and the engines side by side
 //! - `election`, `crash_load` — the Figure 16 experiment in the simulator and the cluster
 //! - `published` — other systems' figures; `meta` — environment.json
 //! - `markdown`, `election_text`, `format` — REPORT.md
@@ -56,7 +57,7 @@ pub fn generate(plan: &Plan, out: &Path, published: Option<&Path>) -> anyhow::Re
     let json = throughput::run_one(run, &mut |f| progress.within(f))?;
     write_json(&data.join("default-run.json"), &json)?;
     meta.experiments.push(experiment("default-run", run.reproduce(), t));
-    for spec in [&plan.clients, &plan.batching] {
+    for spec in [&plan.clients, &plan.batching, &plan.resend] {
         let t = Instant::now();
         let grid = throughput::grid(spec)?;
         let runs = (grid.points.len() as u64 * spec.repeat) as f64;
@@ -110,6 +111,7 @@ pub fn render(out: &Path, published: Option<&Path>) -> anyhow::Result<PathBuf> {
         default_run: read_json(&data.join("default-run.json"))?,
         clients: read_json(&data.join("clients/sweep.json"))?,
         batching: read_json(&data.join("batching/sweep.json"))?,
+        resend: read_optional_json(&data.join("resend/sweep.json"))?,
         compare: read_optional_json(&data.join("compare/compare.json"))?,
         election,
         published,
@@ -128,7 +130,7 @@ fn experiment(name: &str, command: String, started: Instant) -> Experiment {
 /// Planned wall time of the whole plan, for the progress bar.
 fn planned_ns(plan: &Plan) -> anyhow::Result<u64> {
     let mut ns = plan.default_run.warmup + plan.default_run.duration;
-    for spec in [&plan.clients, &plan.batching, &plan.compare] {
+    for spec in [&plan.clients, &plan.batching, &plan.resend, &plan.compare] {
         ns += throughput::sweep_wall_ns(&throughput::grid(spec)?, spec.repeat);
     }
     let e = &plan.election;
@@ -221,10 +223,10 @@ fn cdf_subtitle(setup: &Setup, nodes: u64) -> String {
 /// Every SVG under `data`, relative to it, sorted.
 fn svgs(data: &Path) -> anyhow::Result<Vec<String>> {
     let mut found = Vec::new();
-    for sub in ["clients", "batching", "compare", "election"] {
+    for sub in ["clients", "batching", "resend", "compare", "election"] {
         let dir = data.join(sub);
-        // An older report has no compare/ (its section says so).
-        if sub == "compare" && !dir.exists() {
+        // An older report has no resend/ or compare/ (their sections say so).
+        if matches!(sub, "resend" | "compare") && !dir.exists() {
             continue;
         }
         let entries =

@@ -1,9 +1,10 @@
 //! The standard set of experiments behind REPORT.md, in its full and its quick form: the
-//! default run, the clients sweep, the batch x resend x loss sweep, and the election
-//! experiment. The quick form has the same shape with short runs and few trials (tests, CI);
+//! default run, the clients sweep, the batch x loss sweep, the resend policy x threshold x
+//! loss sweep, the engines side by side, and the election experiment. The quick form has the same shape with short runs and few trials (tests, CI);
 //! its numbers say nothing.
 
 use crate::cli::run::RunArgs;
+use crate::sweep::plots::Figure;
 
 /// Nodes in the election experiment, as in the Raft paper's Figure 16.
 pub const ELECTION_NODES: u64 = 5;
@@ -21,7 +22,12 @@ pub struct SweepSpec {
     pub lists: Vec<(&'static str, String)>,
     /// Runs per point.
     pub repeat: u64,
+    /// The plots against each swept numeric parameter (`pinraft compare`'s are its own).
+    pub figures: &'static [Figure],
 }
+
+/// The plots of `pinraft sweep`.
+const SWEEP_FIGURES: &[Figure] = &[Figure::Throughput, Figure::Latency];
 
 impl SweepSpec {
     /// The list given for `flag`.
@@ -69,8 +75,10 @@ pub struct Plan {
     pub default_run: RunArgs,
     /// Latency and throughput against client count, raft and null engines.
     pub clients: SweepSpec,
-    /// Batch x resend x loss.
+    /// Batch x loss, under the default resend policy.
     pub batching: SweepSpec,
+    /// Resend policy x threshold x loss, at batch 64.
+    pub resend: SweepSpec,
     /// Every engine side by side (`pinraft compare`'s grid).
     pub compare: SweepSpec,
     /// Figure 16.
@@ -95,16 +103,21 @@ impl Plan {
             ("engine", "raft,null".to_string()),
         ];
         timing(&mut clients);
-        let mut batching = if quick {
-            vec![("batch", "1,64".to_string())]
-        } else {
-            vec![
-                ("batch", "1,8,64,256".to_string()),
-                ("resend", "5ms,20ms".to_string()),
-                ("loss", "0,1%,10%".to_string()),
-            ]
-        };
+        let mut batching = vec![
+            ("batch", if quick { "1,64" } else { "1,8,64,256" }.to_string()),
+            ("resend-policy", "adaptive".to_string()),
+        ];
+        if !quick {
+            batching.push(("loss", "0,1%,10%".to_string()));
+        }
         timing(&mut batching);
+        let mut resend = vec![
+            ("batch", "64".to_string()),
+            ("resend-policy", "fixed,adaptive".to_string()),
+            ("resend", if quick { "20ms" } else { "5ms,20ms" }.to_string()),
+            ("loss", if quick { "0,10%" } else { "0,1%,10%,40%" }.to_string()),
+        ];
+        timing(&mut resend);
         let mut compare = vec![
             ("clients", if quick { "1,64" } else { "1,64,256,1024" }.to_string()),
             ("loss", if quick { "0" } else { "0,10%" }.to_string()),
@@ -123,12 +136,25 @@ impl Plan {
                 name: "clients",
                 lists: clients,
                 repeat: if quick { 1 } else { 3 },
+                figures: SWEEP_FIGURES,
             },
-            batching: SweepSpec { name: "batching", lists: batching, repeat: 1 },
+            batching: SweepSpec {
+                name: "batching",
+                lists: batching,
+                repeat: 1,
+                figures: SWEEP_FIGURES,
+            },
+            resend: SweepSpec {
+                name: "resend",
+                lists: resend,
+                repeat: if quick { 1 } else { 3 },
+                figures: &[Figure::Throughput, Figure::P99, Figure::Packets],
+            },
             compare: SweepSpec {
                 name: "compare",
                 lists: compare,
                 repeat: if quick { 1 } else { 3 },
+                figures: &[],
             },
             election: ElectionPlan::standard(quick),
         }

@@ -7,7 +7,8 @@ use crate::cli::compare;
 use crate::cli::run::{self, RunArgs};
 use crate::cluster;
 use crate::sweep::grid::{self, Grid};
-use crate::sweep::{csv, plots, Results};
+use crate::sweep::plots::{self, Figure};
+use crate::sweep::{csv, Results};
 use anyhow::Context;
 use serde_json::Value;
 use std::path::Path;
@@ -41,7 +42,7 @@ pub fn run_sweep(
 ) -> anyhow::Result<()> {
     let grid = grid(spec)?;
     let runs = run_in_order(spec, &grid, &grid.order(spec.repeat), seed, progress)?;
-    write_sweep(&Results { grid, runs, repeat: spec.repeat, seed }, dir)
+    write_sweep(&Results { grid, runs, repeat: spec.repeat, seed }, spec.figures, dir)
 }
 
 /// Runs the comparison of a spec whose lists include `engine`, alternating engines as
@@ -84,8 +85,8 @@ fn run_in_order(
     Ok(runs)
 }
 
-/// Writes a sweep's files into `dir`, as `pinraft sweep --out dir` does.
-fn write_sweep(results: &Results, dir: &Path) -> anyhow::Result<()> {
+/// Writes a sweep's files into `dir`, as `pinraft sweep --out dir` does, with `figures`.
+fn write_sweep(results: &Results, figures: &[Figure], dir: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     let write = |name: &str, text: String| {
         let path = dir.join(name);
@@ -93,6 +94,6 @@ fn write_sweep(results: &Results, dir: &Path) -> anyhow::Result<()> {
     };
     write("sweep.csv", csv::to_csv(&results.csv_rows()))?;
     write("sweep.json", serde_json::to_string_pretty(&results.to_json(true))? + "\n")?;
-    plots::write_all(results, dir)?;
+    plots::write_figures(results, dir, figures)?;
     Ok(())
 }

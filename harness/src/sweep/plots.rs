@@ -4,15 +4,25 @@
 
 use super::grid::{Axis, Grid};
 use super::params::XOf;
-use super::stats::{self, LATENCY_P50, LATENCY_P99, THROUGHPUT};
+use super::stats::{self, LATENCY_P50, LATENCY_P99, PACKETS_PER_OP, THROUGHPUT};
 use super::Results;
 use crate::plot::{write_svg, Chart, Line, Sample};
 use std::path::{Path, PathBuf};
 
 /// Fixed parameters named in a plot's subtitle, when not swept.
 const SUBTITLE_FLAGS: &[&str] = &[
-    "nodes", "clients", "rate", "batch", "inflight", "resend", "loss", "delay", "engine",
-    "duration", "warmup",
+    "nodes",
+    "clients",
+    "rate",
+    "batch",
+    "inflight",
+    "resend-policy",
+    "resend",
+    "loss",
+    "delay",
+    "engine",
+    "duration",
+    "warmup",
 ];
 
 /// Points that differ only in one parameter: a line of a plot.
@@ -41,6 +51,8 @@ pub enum Figure {
     Latency,
     /// `p99-vs-FLAG.svg`: p99 alone.
     P99,
+    /// `packets-vs-FLAG.svg`: packets sent per operation committed.
+    Packets,
 }
 
 /// [`write_all`] with a choice of figures.
@@ -62,13 +74,16 @@ pub fn write_figures(
             dashed,
             samples: samples(results, g, x_of, key),
         };
-        let mut throughput = base_chart(results, axis, "Throughput");
-        throughput.y_label = "throughput (ops/s)".into();
-        throughput.lines = groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| line(g, i, THROUGHPUT, g.label.clone(), false))
-            .collect();
+        // One line per group: a figure of its own.
+        let single = |title: &str, y_label: &str, key: &str| {
+            let mut chart = base_chart(results, axis, title);
+            chart.y_label = y_label.into();
+            chart.lines = (groups.iter().enumerate())
+                .map(|(i, g)| line(g, i, key, g.label.clone(), false))
+                .collect();
+            chart
+        };
+        let throughput = single("Throughput", "throughput (ops/s)", THROUGHPUT);
         let mut latency = base_chart(results, axis, "Client latency p50 and p99");
         latency.y_label = "client latency (µs)".into();
         latency.style_key = vec![("p50".into(), false), ("p99".into(), true)];
@@ -76,17 +91,14 @@ pub fn write_figures(
             latency.lines.push(line(g, i, LATENCY_P50, g.label.clone(), false));
             latency.lines.push(line(g, i, LATENCY_P99, String::new(), true));
         }
-        let mut p99 = base_chart(results, axis, "Client latency p99");
-        p99.y_label = "client latency p99 (µs)".into();
-        p99.lines = groups
-            .iter()
-            .enumerate()
-            .map(|(i, g)| line(g, i, LATENCY_P99, g.label.clone(), false))
-            .collect();
+        let p99 = single("Client latency p99", "client latency p99 (µs)", LATENCY_P99);
+        let packets =
+            single("Packets per operation", "packets sent per operation committed", PACKETS_PER_OP);
         let charts = [
             (Figure::Throughput, "throughput", throughput),
             (Figure::Latency, "latency", latency),
             (Figure::P99, "p99", p99),
+            (Figure::Packets, "packets", packets),
         ];
         for (_, name, chart) in charts.into_iter().filter(|(f, _, _)| figures.contains(f)) {
             let path = dir.join(format!("{name}-vs-{}.svg", axis.param.flag));

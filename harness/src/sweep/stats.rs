@@ -20,6 +20,8 @@ pub const THROUGHPUT: &str = "throughput_ops_s";
 pub const LATENCY_P50: &str = "latency_us.p50";
 /// Client latency, 99th percentile.
 pub const LATENCY_P99: &str = "latency_us.p99";
+/// Packets sent per operation committed.
+pub const PACKETS_PER_OP: &str = "packets_per_op";
 
 /// The figures summarised for every point, in table order.
 pub static METRICS: &[Metric] = &[
@@ -29,7 +31,7 @@ pub static METRICS: &[Metric] = &[
     Metric { key: "commit_latency_us.p50", header: "commit p50 (µs)", spread: false },
     Metric { key: "commit_latency_us.p99", header: "commit p99 (µs)", spread: false },
     Metric { key: "messages.resent", header: "resent", spread: false },
-    Metric { key: "packets_per_op", header: "packets/op", spread: false },
+    Metric { key: PACKETS_PER_OP, header: "packets/op", spread: false },
     Metric { key: "leader_changes", header: "leader changes", spread: false },
 ];
 
