@@ -35,7 +35,11 @@ fn read(path: &Path) -> String {
 #[test]
 fn the_quick_report_has_every_section_and_renders_again_from_its_data() {
     let out = scratch("quick");
+    let stale = out.join("report/batching/throughput-vs-resend.svg");
+    std::fs::create_dir_all(stale.parent().unwrap()).unwrap();
+    std::fs::write(&stale, "<svg/>").unwrap();
     report(&out, &["--quick"]);
+    assert!(!stale.exists(), "a plot an earlier report left in a sweep's directory is removed");
     let text = read(&out.join("REPORT.md"));
     for section in [
         "## Environment",

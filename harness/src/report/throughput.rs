@@ -59,8 +59,23 @@ pub fn run_compare(
     let plan = compare::Plan::new(&grid)?;
     let runs = run_in_order(spec, &grid, &plan.order(spec.repeat), seed, progress)?;
     let results = Results { grid, runs, repeat: spec.repeat, seed };
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    fresh_dir(dir)?;
     compare::write_outputs(&results, &plan, dir)?;
+    Ok(())
+}
+
+/// Creates the report's directory for one sweep, or removes the plots a previous report
+/// left in it: a plot against a parameter this sweep no longer varies would otherwise stay
+/// and be linked from REPORT.md. The directory belongs to the report (never a user's
+/// `pinraft sweep --out`).
+fn fresh_dir(dir: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    for entry in std::fs::read_dir(dir).with_context(|| format!("reading {}", dir.display()))? {
+        let path = entry?.path();
+        if path.extension().is_some_and(|e| e == "svg") {
+            std::fs::remove_file(&path).with_context(|| format!("removing {}", path.display()))?;
+        }
+    }
     Ok(())
 }
 
@@ -87,7 +102,7 @@ fn run_in_order(
 
 /// Writes a sweep's files into `dir`, as `pinraft sweep --out dir` does, with `figures`.
 fn write_sweep(results: &Results, figures: &[Figure], dir: &Path) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    fresh_dir(dir)?;
     let write = |name: &str, text: String| {
         let path = dir.join(name);
         std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))
