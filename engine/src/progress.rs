@@ -95,7 +95,7 @@ pub(crate) struct Progress {
 
 impl Progress {
     /// A fresh view at the start of a term: nothing known, probe from the leader's end.
-    pub(crate) fn new(last_index: Index, now_ns: u64) -> Progress {
+    pub(crate) fn new(config: &Config, last_index: Index, now_ns: u64) -> Progress {
         Progress {
             matched: 0,
             next: last_index + 1,
@@ -104,7 +104,7 @@ impl Progress {
             last_sent_ns: now_ns,
             transfer: None,
             waiting_since_ns: None,
-            timer: ResendTimer::default(),
+            timer: ResendTimer::new(config),
             sent_through: 0,
             repaired_from: 0,
             repairing: false,
@@ -151,7 +151,7 @@ impl Progress {
 
     /// When the oldest batch in flight, sent at `sent_ns`, goes again.
     fn batch_due_ns(&self, config: &Config, sent_ns: u64) -> u64 {
-        self.resend_due_ns(config, sent_ns, self.timer.timeout_ns(config))
+        self.resend_due_ns(config, sent_ns, self.timer.timeout_ns())
     }
 
     /// When the snapshot chunk in flight, sent at `sent_ns`, goes again: after the resend
@@ -187,7 +187,7 @@ impl Progress {
                 // the whole log from index 1.
                 self.next = oldest.first.max(self.matched + 1);
                 self.inflight.clear();
-                self.timer.timed_out();
+                self.timer.timed_out(config);
                 why = Sent::Timeout;
             }
         }
@@ -327,19 +327,17 @@ impl Progress {
     /// The follower matches through `index`, as it said at `now_ns`. Every batch it holds
     /// whole leaves the flight; the newest of them, if it was sent once, measures the round
     /// trip. Returns whether `matched` moved.
-    pub(crate) fn on_match(&mut self, index: Index, now_ns: u64) -> bool {
+    pub(crate) fn on_match(&mut self, config: &Config, index: Index, now_ns: u64) -> bool {
         self.probing = false;
         let mut newest = None;
         while self.inflight.front().is_some_and(|b| b.last <= index) {
             newest = self.inflight.pop_front();
         }
-        if let Some(batch) = newest {
-            if !batch.resent {
-                self.timer.sample(now_ns.saturating_sub(batch.sent_ns));
-            }
-        }
         if newest.is_some() || index > self.matched {
-            self.timer.acknowledged();
+            self.timer.acknowledged(config);
+        }
+        if let Some(batch) = newest.filter(|b| !b.resent) {
+            self.timer.sample(config, now_ns.saturating_sub(batch.sent_ns));
         }
         if index <= self.matched {
             return false;
@@ -406,23 +404,23 @@ mod tests {
     #[test]
     fn one_probe_at_a_time_then_batches_up_to_the_limit() {
         let cfg = config(4, 2);
-        let mut pr = Progress::new(10, 0);
+        let mut pr = Progress::new(&cfg, 10, 0);
         pr.on_conflict(10, 1);
         assert_eq!(pr.next_batch(&cfg, 1, 10, 0), Some((1..5, Sent::New)));
         assert_eq!(pr.next_batch(&cfg, 1, 10, 0), None, "probing allows one batch in flight");
-        assert!(pr.on_match(4, 0));
+        assert!(pr.on_match(&cfg, 4, 0));
         assert_eq!(pr.next_batch(&cfg, 1, 10, 1), Some((5..9, Sent::New)));
         assert_eq!(pr.next_batch(&cfg, 1, 10, 1), Some((9..11, Sent::New)));
         assert_eq!(pr.next_batch(&cfg, 1, 10, 1), None, "two batches in flight");
-        assert!(pr.on_match(8, 0));
+        assert!(pr.on_match(&cfg, 8, 0));
         assert_eq!(pr.next_batch(&cfg, 1, 10, 2), None, "nothing new to send");
     }
 
     #[test]
     fn an_old_batch_is_resent_with_newer_entries_folded_in() {
         let cfg = config(8, 1);
-        let mut pr = Progress::new(0, 0);
-        assert!(!pr.on_match(0, 0), "a match at 0 ends probing but moves nothing");
+        let mut pr = Progress::new(&cfg, 0, 0);
+        assert!(!pr.on_match(&cfg, 0, 0), "a match at 0 ends probing but moves nothing");
         assert_eq!(pr.next_batch(&cfg, 1, 2, 0), Some((1..3, Sent::New)));
         assert_eq!(pr.next_batch(&cfg, 1, 5, 99), None, "not yet past the threshold");
         assert_eq!(pr.next_batch(&cfg, 1, 5, 100), Some((1..6, Sent::Timeout)));
@@ -432,7 +430,7 @@ mod tests {
     #[test]
     fn a_resent_probe_starts_where_the_probe_began_not_after_the_match() {
         let cfg = config(8, 1);
-        let mut pr = Progress::new(100, 0);
+        let mut pr = Progress::new(&cfg, 100, 0);
         assert_eq!(pr.next_batch(&cfg, 1, 101, 0), Some((101..102, Sent::New)));
         assert_eq!(pr.next_batch(&cfg, 1, 103, 100), Some((101..104, Sent::Timeout)), "not 1..9");
         pr.on_conflict(100, 40);
@@ -443,8 +441,8 @@ mod tests {
     #[test]
     fn stale_conflicts_are_ignored_and_next_never_drops_below_the_match() {
         let cfg = config(8, 1);
-        let mut pr = Progress::new(20, 0);
-        pr.on_match(5, 0);
+        let mut pr = Progress::new(&cfg, 20, 0);
+        pr.on_match(&cfg, 5, 0);
         assert!(!pr.on_conflict(5, 1), "a rejection at the match is stale");
         assert!(pr.on_conflict(12, 2));
         assert_eq!(pr.next_batch(&cfg, 1, 20, 0), Some((6..14, Sent::New)));
@@ -455,7 +453,7 @@ mod tests {
     #[test]
     fn a_snapshot_goes_in_chunks_and_resumes_after_a_loss() {
         let cfg = Config { snapshot_chunk_bytes: 4, ..config(8, 2) };
-        let mut pr = Progress::new(20, 0);
+        let mut pr = Progress::new(&cfg, 20, 0);
         pr.on_conflict(20, 3);
         assert!(pr.needs_snapshot(11));
         assert_eq!(pr.next_batch(&cfg, 11, 20, 0), None, "entries 3..11 are compacted");
@@ -501,8 +499,8 @@ mod tests {
             election_timeout_max_ns: 150,
             ..config(8, 1)
         };
-        let mut pr = Progress::new(0, 0);
-        pr.on_match(0, 0);
+        let mut pr = Progress::new(&cfg, 0, 0);
+        pr.on_match(&cfg, 0, 0);
         assert_eq!(pr.next_batch(&cfg, 1, 1, 0), Some((1..2, Sent::New)));
         assert_eq!(pr.next_batch(&cfg, 1, 1, 100), Some((1..2, Sent::Timeout)));
         assert_eq!(pr.next_batch(&cfg, 1, 1, 200), Some((1..2, Sent::Timeout)));
@@ -513,8 +511,8 @@ mod tests {
         assert_eq!(pr.deadline_ns(&cfg), 500, "heard again: the resend threshold applies");
         assert_eq!(pr.next_batch(&cfg, 1, 1, 500), Some((1..2, Sent::Timeout)));
         // An idle link (heartbeats only, never answered) does not make a follower silent.
-        let mut idle = Progress::new(0, 0);
-        idle.on_match(0, 0);
+        let mut idle = Progress::new(&cfg, 0, 0);
+        idle.on_match(&cfg, 0, 0);
         idle.sent_heartbeat(1_000);
         assert_eq!(idle.next_batch(&cfg, 1, 2, 2_000), Some((1..3, Sent::New)));
         assert_eq!(idle.deadline_ns(&cfg), 2_100, "the first resend after idling is not slowed");
@@ -523,7 +521,7 @@ mod tests {
     #[test]
     fn heartbeats_only_on_an_idle_link() {
         let cfg = config(8, 1);
-        let mut pr = Progress::new(3, 0);
+        let mut pr = Progress::new(&cfg, 3, 0);
         assert!(!pr.heartbeat_due(&cfg, 999));
         assert!(pr.heartbeat_due(&cfg, 1_000));
         pr.next_batch(&cfg, 1, 4, 500);

@@ -16,19 +16,35 @@ use crate::config::{Config, ResendPolicy};
 /// doubling still halves the resends of a follower that is merely slow.
 const BACKOFF_SHIFT_MAX: u32 = 1;
 
-/// One follower's round-trip estimate and back-off. Under [`ResendPolicy::Fixed`] it is
-/// kept but never read, so that policy's decisions are exactly the original design's.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// One follower's round-trip estimate, back-off, and the timeout they give. The timeout is
+/// computed when an input changes it (a sample, a timeout, the end of a back-off), not at
+/// every read: the leader reads it for every batch and deadline. Under
+/// [`ResendPolicy::Fixed`] nothing is sampled and the timeout is the threshold, so that
+/// policy's decisions are exactly the original design's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct ResendTimer {
     /// Smoothed round trip and its mean deviation, once a first sample came.
     estimate: Option<(u64, u64)>,
     /// Doublings since the last acknowledgement.
     backoff_shift: u32,
+    /// Invariant: `Self::compute(config)` of the fields above, for the node's config.
+    timeout_ns: u64,
 }
 
 impl ResendTimer {
+    /// Nothing measured yet: the timeout is the ceiling.
+    pub(crate) fn new(config: &Config) -> ResendTimer {
+        let mut timer = ResendTimer { estimate: None, backoff_shift: 0, timeout_ns: 0 };
+        timer.timeout_ns = timer.compute(config);
+        timer
+    }
+
     /// How long a batch waits for its acknowledgement before it goes again.
-    pub(crate) fn timeout_ns(&self, config: &Config) -> u64 {
+    pub(crate) fn timeout_ns(&self) -> u64 {
+        self.timeout_ns
+    }
+
+    fn compute(&self, config: &Config) -> u64 {
         let ceiling = config.resend_threshold_ns;
         if config.resend_policy == ResendPolicy::Fixed {
             return ceiling;
@@ -41,31 +57,45 @@ impl ResendTimer {
         base.saturating_mul(1 << self.backoff_shift).min(ceiling)
     }
 
+    fn update(&mut self, config: &Config) {
+        self.timeout_ns = self.compute(config);
+        debug_assert!(self.timeout_ns <= config.resend_threshold_ns, "never past the ceiling");
+    }
+
     /// A round trip measured on a batch sent once (Karn's rule: the caller never passes one
     /// from a resent batch, whose acknowledgement may answer either copy). RFC 6298 2.2-2.3:
     /// the first sample sets the mean and half of it the deviation; later ones move the
     /// deviation by a quarter of the error and the mean by an eighth.
-    pub(crate) fn sample(&mut self, rtt_ns: u64) {
+    pub(crate) fn sample(&mut self, config: &Config, rtt_ns: u64) {
+        if config.resend_policy == ResendPolicy::Fixed {
+            return;
+        }
         self.estimate = Some(match self.estimate {
             None => (rtt_ns, rtt_ns / 2),
             Some((srtt, rttvar)) => {
                 let error = srtt.abs_diff(rtt_ns);
-                let rttvar = (3 * u128::from(rttvar) + u128::from(error)) / 4;
-                let srtt = (7 * u128::from(srtt) + u128::from(rtt_ns)) / 8;
-                (srtt as u64, rttvar as u64)
+                // Saturating: overflow needs round trips of decades.
+                let rttvar = rttvar.saturating_mul(3).saturating_add(error) / 4;
+                let srtt = srtt.saturating_mul(7).saturating_add(rtt_ns) / 8;
+                (srtt, rttvar)
             }
         });
+        self.update(config);
     }
 
     /// The follower acknowledged something new: the back-off ends.
-    pub(crate) fn acknowledged(&mut self) {
-        self.backoff_shift = 0;
+    pub(crate) fn acknowledged(&mut self, config: &Config) {
+        if self.backoff_shift != 0 {
+            self.backoff_shift = 0;
+            self.update(config);
+        }
     }
 
     /// A batch timed out and goes again: the next wait doubles (RFC 6298 5.5), once (see
     /// [`BACKOFF_SHIFT_MAX`]) and never past the ceiling.
-    pub(crate) fn timed_out(&mut self) {
+    pub(crate) fn timed_out(&mut self, config: &Config) {
         self.backoff_shift = (self.backoff_shift + 1).min(BACKOFF_SHIFT_MAX);
+        self.update(config);
     }
 }
 
@@ -87,7 +117,7 @@ mod tests {
     // Before any sample the timeout is the ceiling: nothing is known of the round trip.
     #[test]
     fn resend_timeout_before_the_first_sample_is_the_ceiling() {
-        assert_eq!(ResendTimer::default().timeout_ns(&adaptive()), 20_000 * US);
+        assert_eq!(ResendTimer::new(&adaptive()).timeout_ns(), 20_000 * US);
     }
 
     // RFC 6298 2.2: the first sample R gives SRTT = R, RTTVAR = R/2, RTO = R + 4 R/2 = 3R.
@@ -95,15 +125,15 @@ mod tests {
     #[test]
     fn resend_timeout_follows_the_jacobson_karels_estimate() {
         let config = adaptive();
-        let mut timer = ResendTimer::default();
-        timer.sample(1_000 * US);
-        assert_eq!(timer.timeout_ns(&config), 3_000 * US);
-        timer.sample(200 * US);
+        let mut timer = ResendTimer::new(&config);
+        timer.sample(&config, 1_000 * US);
+        assert_eq!(timer.timeout_ns(), 3_000 * US);
+        timer.sample(&config, 200 * US);
         // RTTVAR = 3/4 * 500 + 1/4 * 800 = 575; SRTT = 7/8 * 1000 + 1/8 * 200 = 900.
         assert_eq!(timer.estimate, Some((900 * US, 575 * US)));
-        assert_eq!(timer.timeout_ns(&config), 900 * US + 4 * 575 * US);
+        assert_eq!(timer.timeout_ns(), 900 * US + 4 * 575 * US);
         for _ in 0..100 {
-            timer.sample(300 * US);
+            timer.sample(&config, 300 * US);
         }
         let (srtt, rttvar) = timer.estimate.unwrap();
         assert!(srtt.abs_diff(300 * US) < US && rttvar < US, "{srtt} {rttvar}: converged");
@@ -113,14 +143,15 @@ mod tests {
     #[test]
     fn resend_timeout_stays_between_the_floor_and_the_ceiling() {
         let config = adaptive();
-        let mut fast = ResendTimer::default();
-        fast.sample(10 * US);
-        assert_eq!(fast.timeout_ns(&config), 200 * US, "30 us measured: the floor");
-        let mut slow = ResendTimer::default();
-        slow.sample(100_000 * US);
-        assert_eq!(slow.timeout_ns(&config), 20_000 * US, "300 ms measured: the ceiling");
+        let measured = |config: &Config, rtt_ns: u64| {
+            let mut timer = ResendTimer::new(config);
+            timer.sample(config, rtt_ns);
+            timer.timeout_ns()
+        };
+        assert_eq!(measured(&config, 10 * US), 200 * US, "30 us measured: the floor");
+        assert_eq!(measured(&config, 100_000 * US), 20_000 * US, "300 ms measured: the ceiling");
         let low_ceiling = Config { resend_threshold_ns: 100 * US, ..config };
-        assert_eq!(fast.timeout_ns(&low_ceiling), 100 * US, "the ceiling wins over the floor");
+        assert_eq!(measured(&low_ceiling, 10 * US), 100 * US, "the ceiling wins over the floor");
     }
 
     // RFC 6298 5.5: a timeout doubles the wait, here once (BACKOFF_SHIFT_MAX), capped by the
@@ -128,32 +159,37 @@ mod tests {
     #[test]
     fn resend_timeout_backs_off_and_resets_on_an_acknowledgement() {
         let config = adaptive();
-        let mut timer = ResendTimer::default();
-        timer.sample(1_000 * US);
+        let mut timer = ResendTimer::new(&config);
+        timer.sample(&config, 1_000 * US);
         let waits: Vec<u64> = (0..4)
             .map(|_| {
-                timer.timed_out();
-                timer.timeout_ns(&config) / US
+                timer.timed_out(&config);
+                timer.timeout_ns() / US
             })
             .collect();
         assert_eq!(waits, [6_000, 6_000, 6_000, 6_000]);
-        let low_ceiling = Config { resend_threshold_ns: 5_000 * US, ..config.clone() };
-        assert_eq!(timer.timeout_ns(&low_ceiling), 5_000 * US, "never past the ceiling");
         for _ in 0..100 {
-            timer.timed_out();
+            timer.timed_out(&config);
         }
-        assert_eq!(timer.timeout_ns(&config), 6_000 * US);
-        timer.acknowledged();
-        assert_eq!(timer.timeout_ns(&config), 3_000 * US);
+        assert_eq!(timer.timeout_ns(), 6_000 * US);
+        timer.acknowledged(&config);
+        assert_eq!(timer.timeout_ns(), 3_000 * US);
+        let low_ceiling = Config { resend_threshold_ns: 5_000 * US, ..config };
+        let mut timer = ResendTimer::new(&low_ceiling);
+        timer.sample(&low_ceiling, 1_000 * US);
+        timer.timed_out(&low_ceiling);
+        assert_eq!(timer.timeout_ns(), 5_000 * US, "never past the ceiling");
     }
 
     // The fixed policy is the original design's threshold, whatever was measured.
     #[test]
     fn resend_timeout_of_the_fixed_policy_is_the_threshold() {
         let config = Config { resend_policy: ResendPolicy::Fixed, ..adaptive() };
-        let mut timer = ResendTimer::default();
-        timer.sample(10 * US);
-        timer.timed_out();
-        assert_eq!(timer.timeout_ns(&config), 20_000 * US);
+        let mut timer = ResendTimer::new(&config);
+        timer.sample(&config, 10 * US);
+        timer.timed_out(&config);
+        assert_eq!(timer.timeout_ns(), 20_000 * US);
+        timer.acknowledged(&config);
+        assert_eq!(timer, ResendTimer::new(&config), "nothing was sampled");
     }
 }

@@ -71,7 +71,8 @@ impl Node {
         self.leader = self.config.id;
         self.stats.terms_led += 1;
         let last = self.log.last_index();
-        self.progress = vec![Progress::new(last, self.now_ns); self.config.members.len()];
+        self.progress =
+            vec![Progress::new(&self.config, last, self.now_ns); self.config.members.len()];
         self.log.push(Entry { term: self.term, index: last + 1, payload: Payload::Noop });
         self.maybe_commit();
     }

@@ -143,7 +143,7 @@ impl Node {
         match outcome {
             AckOutcome::Match(index) => {
                 let index = index.min(self.log.last_index());
-                if self.progress[from_pos].on_match(index, self.now_ns) {
+                if self.progress[from_pos].on_match(&self.config, index, self.now_ns) {
                     self.maybe_commit();
                 }
             }
