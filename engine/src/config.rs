@@ -15,7 +15,8 @@ pub enum ResendPolicy {
     /// Per follower, a round-trip estimate from acknowledged batches (Jacobson/Karels:
     /// smoothed round trip plus four deviations; Karn's rule: no samples from resent
     /// batches) sets the resend timeout, between `resend_min_ns` and `resend_threshold_ns`;
-    /// it doubles on each timeout and resets on an acknowledgement. A follower that answers
+    /// it doubles on a timeout (once: see `resend.rs`) and resets on an acknowledgement. A
+    /// follower that answers
     /// an append beyond a gap in a pipeline gets the missing entries at once (fast
     /// retransmit).
     #[default]

@@ -13,7 +13,7 @@ use crate::config::{Config, ResendPolicy};
 /// row is paid at the ceiling. Measured in the simulator (3 nodes, 64 clients, batch 64,
 /// 40% loss, 40-60 us one way): 14k ops in 1 s with unbounded doubling, 34k with three
 /// doublings, 45k with two, 63k with one, at about the same packets per operation. One
-/// doubling still halves the resends of a follower that is merely slow.
+/// doubling still spaces the resends to a follower that is merely slow twice as far apart.
 const BACKOFF_SHIFT_MAX: u32 = 1;
 
 /// One follower's round-trip estimate, back-off, and the timeout they give. The timeout is

@@ -91,7 +91,7 @@ pub static KNOBS: &[Knob] = &[
         unit: Unit::Choice(&ResendPolicy::NAMES),
         help: "How a lost append batch is detected: fixed (after --resend) or adaptive (per \
                follower, from the measured round trip, between --resend-min and --resend, \
-               doubling on repeated loss; gaps in a pipeline repaired at once)",
+               doubling once on repeated loss; gaps in a pipeline repaired at once)",
         axis: "resend policy",
     },
     Knob {

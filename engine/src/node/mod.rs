@@ -47,10 +47,11 @@ pub struct Stats {
     pub terms_led: u64,
     /// Append batches sent again: after the resend timeout, or to repair a gap.
     pub batches_resent: u64,
-    /// Of those, batches that repaired a gap a follower reported (fast retransmit).
-    pub fast_retransmits: u64,
     /// Entries carried by those resent batches.
     pub entries_resent: u64,
+    /// Of the resent batches, those that repaired a gap a follower reported (fast
+    /// retransmit).
+    pub fast_retransmits: u64,
     /// Snapshots this node took of its own state machine.
     pub snapshots_taken: u64,
     /// Snapshots this node installed from a leader.

@@ -294,6 +294,10 @@ impl RaftRs {
         })
     }
 
+    /// Why the resend knobs (policy, threshold, floor) do not apply.
+    const NO_RESEND_TIMER: &'static str = "not applicable: raft-rs has no resend timer; it \
+                                           resends on heartbeat responses and append rejections";
+
     /// Per pinraft knob, how the raft-rs adapter honours it: "applied", "mapped: <the raft-rs
     /// setting and its value>", or "not applicable" with the reason. For result files and the
     /// report, so that a comparison says what each engine was actually asked to do.
@@ -323,19 +327,9 @@ impl RaftRs {
                      down, at least one)"
                 ),
             ),
-            (
-                "resend_policy",
-                "not applicable: raft-rs has no resend timer; it resends on heartbeat responses \
-                 and append rejections"
-                    .to_string(),
-            ),
-            (
-                "resend_threshold_ns",
-                "not applicable: raft-rs has no resend timer; it resends on heartbeat responses \
-                 and append rejections"
-                    .to_string(),
-            ),
-            ("resend_min_ns", "not applicable: raft-rs has no resend timer".to_string()),
+            ("resend_policy", Self::NO_RESEND_TIMER.to_string()),
+            ("resend_threshold_ns", Self::NO_RESEND_TIMER.to_string()),
+            ("resend_min_ns", Self::NO_RESEND_TIMER.to_string()),
             (
                 "batch_entries_max",
                 format!(

@@ -214,6 +214,7 @@ impl Simulator {
             }
             Verdict::Unknown => None,
         };
+        let (resent, fast_retransmits) = self.batches_resent();
         SimReport {
             schema_version: SCHEMA_VERSION,
             reproduce: self.cfg.command_line(),
@@ -225,11 +226,7 @@ impl Simulator {
             requests,
             elections: self.elections(),
             leaders_elected: self.invariants.leaders_elected(),
-            messages: MessageCounts {
-                resent: self.batches_resent().0,
-                fast_retransmits: self.batches_resent().1,
-                ..self.network.messages
-            },
+            messages: MessageCounts { resent, fast_retransmits, ..self.network.messages },
             batches: BatchCounts { kinds: self.packet_kinds, ..self.network.batches },
             packets_per_op: per_op(self.network.batches.sent, self.invariants.ops_committed()),
             violations,

@@ -1,6 +1,6 @@
 //! The adaptive resend policy (the engine's own rule, beside the paper's "the leader retries
 //! AppendEntries RPCs indefinitely", section 5.3): per follower, a resend timeout from the
-//! measured round trip (Jacobson/Karels, Karn's rule), exponential back-off on repeated
+//! measured round trip (Jacobson/Karels, Karn's rule), a back-off (one doubling) on repeated
 //! loss between a floor and a ceiling, and fast retransmit of a gap inside a pipeline.
 
 use super::*;
